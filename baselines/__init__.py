@@ -1,0 +1,1 @@
+"""Baselines: RecBole ID models and LLM tuning methods, behind the harness's Method interface."""

@@ -1,0 +1,297 @@
+"""RecBole ID baselines: RecBole's own model classes and Trainer, fed our saved split.
+
+The split reaches RecBole as pre-split, pre-augmented benchmark files (`atomic.train.inter`,
+`atomic.valid.inter`, `atomic.test.inter`): one row per (history, target) pair that we
+generate from the saved split, so RecBole never re-sorts or re-splits anything (its own
+augmentation sorts by timestamp, which would re-order ml-100k's tied timestamps). Training rows
+are every prefix of a user's training sequence; validation rows predict the validation target
+from the training sequence; test rows are written for RecBole's evaluator (the oracle test)
+but our runner scores the test split itself through `score`.
+
+Early stopping: RecBole's Trainer on validation NDCG@10 (full ranking), patience
+`stopping_step`. The best epoch's weights are reloaded before scoring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baselines.recbole_compat import load_recbole_checkpoint, recbole_context
+from bench.configs import from_mapping
+from bench.errors import UserError, did_you_mean
+from bench.methods import FitContext, Method, ParameterCounts, count_parameters
+from bench.splits import atomic_write_text, split_dir
+
+ATOMIC = "atomic"  # RecBole dataset name of the exported split
+
+
+@dataclass(frozen=True)
+class RecBoleSettings:
+    """Harness-level training settings; `model` holds the model's own hyperparameters
+    (keys checked against RecBole's defaults file for that model)."""
+
+    epochs: int = 200
+    stopping_step: int = 5
+    train_batch_size: int = 512
+    eval_batch_size: int = 1024
+    learning_rate: float = 0.001
+    max_seq_length: int = 50
+    weight_decay: float = 0.0
+    model: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "train_batch_size", "eval_batch_size", "max_seq_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise UserError(f"RecBole setting {name} must be a positive integer, got {value!r}")
+        if not isinstance(self.stopping_step, int) or self.stopping_step < 1:
+            raise UserError(f"RecBole setting stopping_step must be >= 1, got {self.stopping_step!r}")
+        if not self.learning_rate > 0:
+            raise UserError(f"RecBole setting learning_rate must be > 0, got {self.learning_rate!r}")
+
+
+def model_defaults(model_name: str) -> dict[str, Any]:
+    import importlib.util
+
+    import yaml
+
+    root = Path(importlib.util.find_spec("recbole").submodule_search_locations[0])
+    return yaml.safe_load((root / "properties" / "model" / f"{model_name}.yaml").read_text()) or {}
+
+
+# --------------------------------------------------------------------------- split export
+
+
+def export_split(results: Path, split, max_seq_length: int) -> Path:
+    """Write the split as RecBole benchmark files; idempotent (same split + length -> same files)."""
+    d = split.dataset
+    root = split_dir(results, split) / f"recbole-len{max_seq_length}"
+    folder = root / ATOMIC
+    done = folder / "DONE"
+    if done.exists():
+        return root
+    tok = d.item_ids
+
+    def row(user: str, history: Sequence[int], target: int) -> str:
+        hist = history[-max_seq_length:]
+        return f"{user}\t{' '.join(tok[i - 1] for i in hist)}\t{tok[target - 1]}\n"
+
+    header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+    users = [d.user_ids[u] for u in split.user_index]
+    train = [header]
+    for user, seq in zip(users, split.train):
+        train.extend(row(user, seq[:j], seq[j]) for j in range(1, len(seq)))
+    valid = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("valid"), split.targets("valid"))]
+    test = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("test"), split.targets("test"))]
+    for part, lines in (("train", train), ("valid", valid), ("test", test)):
+        atomic_write_text(folder / f"{ATOMIC}.{part}.inter", "".join(lines))
+    genres = [" ".join(a.get("genres", a.get("category", "")).replace(",", " ").split()) for a in d.item_attributes[1:]]
+    item_lines = ["item_id:token\tclass:token_seq\n"] + [f"{t}\t{g}\n" for t, g in zip(tok, genres)]
+    atomic_write_text(folder / f"{ATOMIC}.item", "".join(item_lines))
+    atomic_write_text(done, "")
+    return root
+
+
+# --------------------------------------------------------------------------- the method
+
+
+class RecBoleMethod(Method):
+    model_name: str = ""
+    family = "ID-based"
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.settings = from_mapping(RecBoleSettings, config, f"method {self.model_name}")
+        defaults = model_defaults(self.model_name)
+        for key in self.settings.model:
+            if key not in defaults:
+                raise UserError(f"method {self.model_name}: unknown model key {key!r}{did_you_mean(key, defaults)}")
+        self.model = None
+        self._rb_dataset = None
+        self._index = None  # our item index -> RecBole item id
+
+    # RecBole configuration shared by fit and load
+    def _recbole_config(self, data_root: Path, workdir: Path, seed: int) -> dict[str, Any]:
+        s = self.settings
+        cfg = {
+            "data_path": str(data_root),
+            "benchmark_filename": ["train", "valid", "test"],
+            "load_col": {"inter": ["user_id", "item_id_list", "item_id"], "item": ["item_id", "class"]},
+            "USER_ID_FIELD": "user_id",
+            "ITEM_ID_FIELD": "item_id",
+            # without this alias RecBole gives history tokens their own id vocabulary
+            "alias_of_item_id": ["item_id_list"],
+            "TIME_FIELD": None,
+            "MAX_ITEM_LIST_LENGTH": s.max_seq_length,
+            "train_neg_sample_args": None,
+            "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "TO", "group_by": "user", "mode": "full"},
+            "metrics": ["Recall", "NDCG"],
+            "topk": [10],
+            "valid_metric": "NDCG@10",
+            "epochs": s.epochs,
+            "stopping_step": s.stopping_step,
+            "train_batch_size": s.train_batch_size,
+            "eval_batch_size": s.eval_batch_size,
+            "learning_rate": s.learning_rate,
+            "weight_decay": s.weight_decay,
+            "checkpoint_dir": str(workdir / "saved"),
+            "show_progress": False,
+            "seed": seed,
+            "reproducibility": True,
+            "use_gpu": False,
+            "log_wandb": False,
+            "state": "WARNING",
+        }
+        if self.model_name != "FDSA":
+            cfg["load_col"] = {"inter": ["user_id", "item_id_list", "item_id"]}
+        cfg.update(self.settings.model)
+        return cfg
+
+    def _build(self, data_root: Path, workdir: Path, seed: int):
+        from recbole.config import Config
+        from recbole.data import create_dataset, data_preparation
+        from recbole.utils import get_model, init_seed
+
+        config = Config(model=self.model_name, dataset=ATOMIC, config_dict=self._recbole_config(data_root, workdir, seed))
+        init_seed(seed, True)
+        dataset = create_dataset(config)
+        train, valid, test = data_preparation(config, dataset)
+        init_seed(seed, True)
+        model = get_model(self.model_name)(config, train.dataset)
+        return config, dataset, model, (train, valid, test)
+
+    def _set_index(self, dataset, split) -> None:
+        import torch
+
+        rb = dataset.field2token_id["item_id"]
+        self._index = torch.tensor([0] + [rb[tok] for tok in split.dataset.item_ids], dtype=torch.long)
+        self._max_len = self.settings.max_seq_length
+
+    def fit(self, split, ctx: FitContext) -> dict[str, Any]:
+        from recbole.trainer import Trainer
+
+        data_root = export_split(ctx.results_root, split, self.settings.max_seq_length)
+        with recbole_context(ctx.workdir):
+            config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed)
+            trainer = Trainer(config, model)
+            curve = []
+            orig_valid = trainer._valid_epoch
+
+            def valid_epoch(valid_data, show_progress=False):
+                score, result = orig_valid(valid_data, show_progress)
+                curve.append({"epoch": len(curve), "valid_ndcg@10": float(score)})
+                if ctx.on_epoch:
+                    ctx.on_epoch(curve[-1])
+                return score, result
+
+            trainer._valid_epoch = valid_epoch
+            best, _ = trainer.fit(train, valid, verbose=False, saved=True, show_progress=False)
+            state = load_recbole_checkpoint(Path(trainer.saved_model_file))
+            model.load_state_dict(state["state_dict"])
+            model.load_other_parameter(state.get("other_parameter"))
+            model.eval()
+            self._oracle = (trainer, test)
+        self.model, self._rb_dataset = model, dataset
+        self._set_index(dataset, split)
+        best_epoch = max(range(len(curve)), key=lambda e: curve[e]["valid_ndcg@10"]) if curve else None
+        return {"epochs": len(curve), "best_epoch": best_epoch, "best_valid_ndcg@10": float(best), "curve": curve}
+
+    def recbole_test_metrics(self) -> dict[str, float]:
+        """RecBole's own evaluator on the test rows, for the oracle cross-check."""
+        trainer, test = self._oracle
+        with recbole_context(trainer.checkpoint_dir):
+            result = trainer.evaluate(test, load_best_model=False, show_progress=False)
+        return {k.lower(): float(v) for k, v in result.items()}
+
+    def _interaction(self, histories: Sequence[Sequence[int]]):
+        import torch
+        from recbole.data.interaction import Interaction
+
+        n = len(histories)
+        seq = torch.zeros((n, self._max_len), dtype=torch.long)
+        lengths = torch.zeros(n, dtype=torch.long)
+        for r, h in enumerate(histories):
+            h = list(h)[-self._max_len :]
+            if not h:
+                raise ValueError("every history needs at least one item")
+            seq[r, : len(h)] = self._index[torch.tensor(h)]
+            lengths[r] = len(h)
+        return Interaction({"item_id_list": seq, "item_length": lengths, "user_id": torch.zeros(n, dtype=torch.long)})
+
+    def score(self, histories: Sequence[Sequence[int]]):
+        import torch
+
+        if self.model is None:
+            raise RuntimeError("score() before fit() or load()")
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(histories), self.settings.eval_batch_size):
+                chunk = histories[start : start + self.settings.eval_batch_size]
+                rb_scores = self.model.full_sort_predict(self._interaction(chunk)).view(len(chunk), -1)
+                out.append(rb_scores[:, self._index])
+        scores = torch.cat(out)
+        scores[:, 0] = float("-inf")
+        return scores
+
+    def parameter_counts(self) -> ParameterCounts:
+        return count_parameters(self.model)
+
+    # ----------------------------------------------------------------- frozen encoder I/O
+
+    def save(self, path: Path, split) -> None:
+        """state_dict + settings, never a pickled module."""
+        import torch
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model_name": self.model_name,
+                "settings": dataclasses.asdict(self.settings),
+                "split_hash": split.hash,
+                "state_dict": self.model.state_dict(),
+            },
+            tmp,
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, split, results_root: Path, workdir: Path):
+        import torch
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated or foreign file
+            raise UserError(f"{path}: corrupt encoder checkpoint ({type(exc).__name__}); delete it to retrain") from None
+        if blob.get("split_hash") != split.hash:
+            raise UserError(f"{path}: encoder was trained on split {blob.get('split_hash')}, not {split.hash}")
+        method = METHOD_CLASSES[blob["model_name"]](blob["settings"])
+        data_root = export_split(results_root, split, method.settings.max_seq_length)
+        with recbole_context(workdir):
+            _, dataset, model, _ = method._build(data_root, workdir, 0)
+        model.load_state_dict(blob["state_dict"])
+        model.eval()
+        method.model, method._rb_dataset = model, dataset
+        method._set_index(dataset, split)
+        return method
+
+
+def _make(name: str) -> type[RecBoleMethod]:
+    return type(name, (RecBoleMethod,), {"model_name": name, "__doc__": f"RecBole {name}, trained by RecBole's Trainer."})
+
+
+METHOD_CLASSES = {n: _make(n) for n in ("SASRec", "BERT4Rec", "GRU4Rec", "Caser", "NARM", "STAMP", "NextItNet", "FDSA")}
+SASRec = METHOD_CLASSES["SASRec"]
+BERT4Rec = METHOD_CLASSES["BERT4Rec"]
+GRU4Rec = METHOD_CLASSES["GRU4Rec"]
+Caser = METHOD_CLASSES["Caser"]
+NARM = METHOD_CLASSES["NARM"]
+STAMP = METHOD_CLASSES["STAMP"]
+NextItNet = METHOD_CLASSES["NextItNet"]
+FDSA = METHOD_CLASSES["FDSA"]

@@ -1,0 +1,71 @@
+"""Frozen dataclass configs that reject unknown keys, and YAML files with `include:`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.errors import UserError, did_you_mean
+
+C = TypeVar("C")
+
+
+def from_mapping(cls: type[C], values: Mapping[str, Any] | None, where: str) -> C:
+    """Build a frozen dataclass, rejecting keys it does not declare (never silently ignored)."""
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in values:
+        if key not in fields:
+            raise UserError(f"{where}: unknown key {key!r}{did_you_mean(key, fields)}")
+    try:
+        obj = cls(**values)
+    except TypeError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    return obj
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_hash(obj: Any, length: int = 12) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML mapping; `include:` (a path or a list, relative to the file) is merged underneath."""
+    import yaml
+
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise UserError(f"{path}: include cycle through {' -> '.join(map(str, _seen))}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    includes = data.pop("include", [])
+    includes = [includes] if isinstance(includes, str) else list(includes)
+    merged: dict[str, Any] = {}
+    for inc in includes:
+        merged = deep_merge(merged, load_yaml(path.parent / inc, _seen + (path.resolve(),)))
+    return deep_merge(merged, data)

@@ -1,0 +1,94 @@
+"""The one small interface every method implements, and the method registry.
+
+A method is built from its config mapping (unknown keys rejected), trained with `fit` on a
+saved split, and asked for `score(histories)`: one row of scores over all items per history,
+column 0 being the padding item. The harness, never the method, turns scores into metrics.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    """Counted as peft's get_nb_trainable_parameters does: numel split by requires_grad.
+
+    `llm_side_trainable` is the part that lives in the LLM's input space (Laser's virtual
+    tokens); None for methods without an LLM."""
+
+    trainable: int
+    total: int
+    llm_side_trainable: int | None = None
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable / self.total if self.total else 0.0
+
+
+@dataclass
+class FitContext:
+    """What a method gets besides the split: where to write, how to report progress."""
+
+    workdir: Path
+    seed: int
+    results_root: Path
+    threads: int = 1
+    progress: bool = True
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Method(ABC):
+    family: str = "ID-based"  # table group: "ID-based", "LLM-based (tuned LLM)", "Laser"
+    uses_collaborative_ids: bool = True
+
+    @abstractmethod
+    def fit(self, split, ctx: FitContext) -> dict[str, Any]:
+        """Train; return training facts (epochs run, best epoch, per-epoch validation curve)."""
+
+    @abstractmethod
+    def score(self, histories: Sequence[Sequence[int]]):
+        """[B, n_items + 1] float scores for the next item after each history."""
+
+    @abstractmethod
+    def parameter_counts(self) -> ParameterCounts: ...
+
+
+def count_parameters(*modules, llm_side: int | None = None) -> ParameterCounts:
+    seen: set[int] = set()
+    trainable = total = 0
+    for module in modules:
+        if module is None:
+            continue
+        for p in module.parameters():
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            total += p.numel()
+            if p.requires_grad:
+                trainable += p.numel()
+    return ParameterCounts(trainable, total, llm_side)
+
+
+METHODS: Registry[Callable[[Mapping[str, Any]], Method]] = Registry("method")
+
+_RECBOLE = {
+    "sasrec": "SASRec",
+    "bert4rec": "BERT4Rec",
+    "gru4rec": "GRU4Rec",
+    "caser": "Caser",
+    "narm": "NARM",
+    "stamp": "STAMP",
+    "nextitnet": "NextItNet",
+    "fdsa": "FDSA",
+}
+for _name, _cls in _RECBOLE.items():
+    METHODS.add(_name, f"baselines.recbole_models:{_cls}", help=f"RecBole {_cls} (ID-based)")
+METHODS.add("laser", "laser.method:LaserMethod", help="Laser: frozen LLM + M-Former prefix + suffix token")

@@ -1,0 +1,218 @@
+"""Runs: prepare the shared split, train each method, evaluate with the one evaluator, store.
+
+Each run is keyed by a hash of (method, its config, split hash, seed); a finished record is
+never recomputed unless forced, a failed one is retried. A per-run lock file keeps two
+`bench run` processes on the same results folder from doing (or writing) the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.configs import content_hash
+from bench.errors import UserError
+from bench.metrics import metrics_from_ranks, ranks_from_scores
+from bench.results import read_record, record_path, write_record
+from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
+from bench.suites import RunSpec
+
+RUN_FORMAT = 1
+
+
+def prepare_split(dataset: str, results: Path, settings: dict | None = None) -> Split:
+    from bench.configs import from_mapping
+    from bench.datasets import load_dataset
+
+    split_settings = from_mapping(SplitSettings, settings, "split settings")
+    data = load_dataset(dataset, k_core=split_settings.k_core)
+    split = leave_one_out(data, split_settings)
+    save_split(results, split)
+    return load_saved_split(results, split)
+
+
+def run_key(spec: RunSpec, split: Split) -> str:
+    return content_hash({"method": spec.method, "config": spec.config, "split": split.hash, "seed": spec.seed, "format": RUN_FORMAT})
+
+
+@contextmanager
+def run_lock(results: Path, key: str):
+    """Non-blocking exclusive lock; yields False when another process holds the run."""
+    path = Path(results) / "locks" / f"{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def evaluate(method, split: Split, stage: str, batch_size: int = 256) -> tuple[list[int], dict[str, float]]:
+    import numpy as np
+
+    histories, targets = split.histories(stage), split.targets(stage)
+    ranks = []
+    for start in range(0, len(histories), batch_size):
+        scores = method.score(histories[start : start + batch_size])
+        if scores.shape != (len(histories[start : start + batch_size]), split.n_items + 1):
+            raise RuntimeError(f"score() returned shape {tuple(scores.shape)}, expected [B, {split.n_items + 1}]")
+        if not bool(scores[:, 1:].isfinite().all()):
+            raise FloatingPointError("scores contain NaN or inf")
+        ranks.append(ranks_from_scores(scores, targets[start : start + batch_size]))
+    all_ranks = np.concatenate(ranks)
+    return all_ranks.tolist(), metrics_from_ranks(all_ranks)
+
+
+def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Train and evaluate one run; the returned record says `ok` or `failed` with a reason."""
+    import torch
+
+    from bench import provenance
+    from bench.methods import METHODS, FitContext
+
+    key = run_key(spec, split)
+    torch.set_num_threads(threads)
+    record: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "key": key,
+        "name": spec.name,
+        "method": spec.method,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "config": spec.config,
+        "split_hash": split.hash,
+        "data_hash": split.dataset.content_hash,
+        "split_settings": dataclasses.asdict(split.settings),
+        "protocol": "leave-one-out by time, full ranking over all items, history not excluded, ties against the target",
+        "n_users": split.n_users,
+        "n_items": split.n_items,
+        "versions": provenance.versions(),
+        "git_commit": provenance.git_commit(),
+        "host": provenance.host(),
+        "threads": threads,
+        "started": provenance.now(),
+    }
+
+    def on_epoch(info: dict[str, Any]) -> None:
+        if progress:
+            from tqdm import tqdm
+
+            shown = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
+            tqdm.write(f"  [{spec.name} {spec.dataset} seed={spec.seed}] {shown}")
+
+    t0 = time.perf_counter()
+    memory = provenance.PeakMemory()
+    try:
+        with memory:
+            seed_everything(spec.seed)
+            method = METHODS.get(spec.method)(spec.config)
+            record["family"] = method.family
+            record["uses_collaborative_ids"] = method.uses_collaborative_ids
+            workdir = Path(results) / "work" / key  # checkpoints, RecBole scratch, tensorboard
+            ctx = FitContext(workdir=workdir, seed=spec.seed, results_root=Path(results), threads=threads, progress=progress, on_epoch=on_epoch)
+            record["training"] = method.fit(split, ctx)
+            t_fit = time.perf_counter()
+            valid_ranks, valid_metrics = evaluate(method, split, "valid")
+            test_ranks, test_metrics = evaluate(method, split, "test")
+            t_eval = time.perf_counter()
+            counts = method.parameter_counts()
+        record.update(
+            status="ok",
+            metrics={"valid": valid_metrics, "test": test_metrics},
+            ranks={"valid": valid_ranks, "test": test_ranks},
+            parameters={
+                "trainable": counts.trainable,
+                "total": counts.total,
+                "trainable_percent": counts.trainable_percent,
+                "llm_side_trainable": counts.llm_side_trainable,
+            },
+            timings={"fit_s": round(t_fit - t0, 2), "eval_s": round(t_eval - t_fit, 2), "total_s": round(t_eval - t0, 2)},
+        )
+    except UserError:
+        raise
+    except Exception as exc:  # a failed run is recorded and the suite goes on
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8), timings={"total_s": round(time.perf_counter() - t0, 2)})
+    record["memory"] = memory.report()
+    record["finished"] = provenance.now()
+    return record
+
+
+def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool) -> tuple[str, dict | None]:
+    """('done' | 'skipped' | 'locked', record)."""
+    key = run_key(spec, split)
+    path = record_path(results, spec.dataset, spec.name, key)
+    if path.exists() and not force:
+        record = read_record(path)
+        if record.get("status") == "ok":
+            return "skipped", record
+    with run_lock(results, key) as got:
+        if not got:
+            return "locked", None
+        record = execute(spec, split, results, threads=threads, progress=progress)
+        write_record(path, record)
+    return "done", record
+
+
+def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True) -> list[dict]:
+    from tqdm import tqdm
+
+    results = Path(results)
+    splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // max(jobs, 1))
+    records: list[dict] = []
+    if jobs <= 1:
+        bar = tqdm(specs, desc="runs", unit="run", disable=not progress)
+        for spec in bar:
+            bar.set_postfix_str(f"{spec.name} {spec.dataset} seed={spec.seed}")
+            status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress)
+            _report(status, spec, record, bar)
+            if record:
+                records.append(record)
+        return records
+    from joblib import Parallel, delayed
+
+    outputs = Parallel(n_jobs=jobs, return_as="generator")(
+        delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress) for spec in specs
+    )
+    for spec, (status, record) in zip(specs, tqdm(outputs, total=len(specs), desc="runs", unit="run", disable=not progress)):
+        _report(status, spec, record, None)
+        if record:
+            records.append(record)
+    return records
+
+
+def _report(status: str, spec: RunSpec, record: dict | None, bar) -> None:
+    from tqdm import tqdm
+
+    label = f"{spec.name} {spec.dataset} seed={spec.seed}"
+    if status == "locked":
+        tqdm.write(f"{label}: another bench process is running it; skipped")
+    elif record and record.get("status") == "failed":
+        tqdm.write(f"{label}: FAILED: {record.get('error')}")
+    elif status == "done" and record:
+        m = record["metrics"]["test"]
+        tqdm.write(f"{label}: recall@10={m['recall@10']:.4f} ndcg@10={m['ndcg@10']:.4f} mrr={m['mrr']:.4f} ({record['timings']['total_s']:.0f}s)")

@@ -1,0 +1,83 @@
+"""Suites: YAML files naming datasets x methods x seeds, with `include:` for shared parts.
+
+A suite's `methods` maps a display name to that run's config; the key `method` names the
+registered method (default: the display name), everything else is the method's config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.configs import from_mapping, load_yaml
+from bench.errors import UserError, unknown
+
+SUITES_DIR = Path(__file__).parent / "suite_files"
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    name: str = ""
+    description: str = ""
+    datasets: list = field(default_factory=lambda: ["ml-100k"])
+    seeds: list = field(default_factory=lambda: [0])
+    split: dict = field(default_factory=dict)
+    methods: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise UserError(f"suite {self.name!r} names no methods")
+        if not self.datasets:
+            raise UserError(f"suite {self.name!r} names no datasets")
+        for seed in self.seeds:
+            if not isinstance(seed, int) or seed < 0:
+                raise UserError(f"suite {self.name!r}: seed {seed!r} must be a non-negative integer")
+        for display, spec in self.methods.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise UserError(f"suite {self.name!r}: method {display!r} needs a mapping of settings, got {spec!r}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str  # display name in tables
+    method: str  # registry name
+    dataset: str
+    seed: int
+    config: dict
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def load_suite(name_or_path: str) -> SuiteConfig:
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        if name_or_path not in suite_names():
+            raise unknown("suite", name_or_path, suite_names())
+        path = SUITES_DIR / f"{name_or_path}.yaml"
+    data = load_yaml(path)
+    data.setdefault("name", path.stem)
+    return from_mapping(SuiteConfig, data, str(path))
+
+
+def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
+    from bench.methods import METHODS
+
+    chosen = dict(suite.methods)
+    if methods:
+        for m in methods:
+            if m not in chosen:
+                raise unknown(f"method in suite {suite.name!r}", m, chosen)
+        chosen = {m: chosen[m] for m in methods}
+    specs = []
+    for display, spec in chosen.items():
+        spec = dict(spec or {})
+        method = spec.pop("method", display)
+        if method not in METHODS:
+            raise unknown("method", method, METHODS.names())
+        for dataset in suite.datasets:
+            for seed in seeds or suite.seeds:
+                specs.append(RunSpec(display, method, dataset, int(seed), spec))
+    return specs
