@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -55,7 +56,10 @@ def recbole_context(workdir: Path) -> Iterator[None]:
 
     try:
         sys.argv = sys.argv[:1]
-        with mock.patch("recbole.trainer.trainer.get_tensorboard", tensorboard):
+        with warnings.catch_warnings(), mock.patch("recbole.trainer.trainer.get_tensorboard", tensorboard):
+            # RecBole's pandas/amp deprecation chatter says nothing about our runs
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             yield
     finally:
         sys.argv = saved_argv

@@ -42,6 +42,9 @@ class RecBoleSettings:
     eval_batch_size: int = 1024
     learning_rate: float = 0.001
     max_seq_length: int = 50
+    # None: every prefix of the training sequence is a row (RecBole's augmentation); N: only
+    # each user's last N prefixes, a CPU budget cut that keeps the most recent behaviour.
+    train_rows_per_user: int | None = None
     weight_decay: float = 0.0
     model: dict = field(default_factory=dict)
 
@@ -50,6 +53,8 @@ class RecBoleSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise UserError(f"RecBole setting {name} must be a positive integer, got {value!r}")
+        if self.train_rows_per_user is not None and (not isinstance(self.train_rows_per_user, int) or self.train_rows_per_user <= 0):
+            raise UserError(f"RecBole setting train_rows_per_user must be a positive integer or null, got {self.train_rows_per_user!r}")
         if not isinstance(self.stopping_step, int) or self.stopping_step < 1:
             raise UserError(f"RecBole setting stopping_step must be >= 1, got {self.stopping_step!r}")
         if not self.learning_rate > 0:
@@ -68,10 +73,10 @@ def model_defaults(model_name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- split export
 
 
-def export_split(results: Path, split, max_seq_length: int) -> Path:
-    """Write the split as RecBole benchmark files; idempotent (same split + length -> same files)."""
+def export_split(results: Path, split, max_seq_length: int, rows_per_user: int | None = None) -> Path:
+    """Write the split as RecBole benchmark files; idempotent (same split + settings -> same files)."""
     d = split.dataset
-    root = split_dir(results, split) / f"recbole-len{max_seq_length}"
+    root = split_dir(results, split) / f"recbole-len{max_seq_length}-rows{rows_per_user or 'all'}"
     folder = root / ATOMIC
     done = folder / "DONE"
     if done.exists():
@@ -86,7 +91,8 @@ def export_split(results: Path, split, max_seq_length: int) -> Path:
     users = [d.user_ids[u] for u in split.user_index]
     train = [header]
     for user, seq in zip(users, split.train):
-        train.extend(row(user, seq[:j], seq[j]) for j in range(1, len(seq)))
+        first = 1 if rows_per_user is None else max(1, len(seq) - rows_per_user)
+        train.extend(row(user, seq[:j], seq[j]) for j in range(first, len(seq)))
     valid = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("valid"), split.targets("valid"))]
     test = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("test"), split.targets("test"))]
     for part, lines in (("train", train), ("valid", valid), ("test", test)):
@@ -96,6 +102,13 @@ def export_split(results: Path, split, max_seq_length: int) -> Path:
     atomic_write_text(folder / f"{ATOMIC}.item", "".join(item_lines))
     atomic_write_text(done, "")
     return root
+
+
+def encoder_cache_path(results: Path, model_name: str, settings: RecBoleSettings, split_hash: str, seed: int) -> Path:
+    from bench.configs import content_hash
+
+    key = content_hash({"model": model_name, "settings": dataclasses.asdict(settings), "split": split_hash, "seed": seed})
+    return Path(results) / "cache" / "encoders" / f"{model_name}-{key}.pt"
 
 
 # --------------------------------------------------------------------------- the method
@@ -175,7 +188,7 @@ class RecBoleMethod(Method):
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
         from recbole.trainer import Trainer
 
-        data_root = export_split(ctx.results_root, split, self.settings.max_seq_length)
+        data_root = export_split(ctx.results_root, split, self.settings.max_seq_length, self.settings.train_rows_per_user)
         with recbole_context(ctx.workdir):
             config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed)
             trainer = Trainer(config, model)
@@ -198,6 +211,8 @@ class RecBoleMethod(Method):
             self._oracle = (trainer, test)
         self.model, self._rb_dataset = model, dataset
         self._set_index(dataset, split)
+        # every trained model doubles as a cached frozen encoder for Laser (same split + settings + seed)
+        self.save(encoder_cache_path(ctx.results_root, self.model_name, self.settings, split.hash, ctx.seed), split)
         best_epoch = max(range(len(curve)), key=lambda e: curve[e]["valid_ndcg@10"]) if curve else None
         return {"epochs": len(curve), "best_epoch": best_epoch, "best_valid_ndcg@10": float(best), "curve": curve}
 
@@ -272,7 +287,7 @@ class RecBoleMethod(Method):
         if blob.get("split_hash") != split.hash:
             raise UserError(f"{path}: encoder was trained on split {blob.get('split_hash')}, not {split.hash}")
         method = METHOD_CLASSES[blob["model_name"]](blob["settings"])
-        data_root = export_split(results_root, split, method.settings.max_seq_length)
+        data_root = export_split(results_root, split, method.settings.max_seq_length, method.settings.train_rows_per_user)
         with recbole_context(workdir):
             _, dataset, model, _ = method._build(data_root, workdir, 0)
         model.load_state_dict(blob["state_dict"])

@@ -59,7 +59,7 @@ def cmd_run(args) -> int:
     specs = expand(suite, args.methods, args.seeds)
     if args.llm:
         specs = [_with_llm(s, args.llm) for s in specs]
-    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet)
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
@@ -100,6 +100,8 @@ def cmd_data_stats(args) -> int:
     s = d.stats()
     print(f"{'dataset':12s} {'users':>8s} {'items':>8s} {'inters':>10s} {'avg_len':>8s} {'density':>9s}")
     print(f"{d.name:12s} {s['users']:8d} {s['items']:8d} {s['interactions']:10d} {s['avg_len']:8.2f} {s['density']:9.2e}")
+    if d.duplicates_dropped:
+        print(f"({d.duplicates_dropped} exact duplicate (user, item, timestamp) rows dropped, first kept)")
     return 0
 
 
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", nargs="+", type=int)
     s.add_argument("--jobs", type=int, default=1, help="parallel runs (joblib); threads per run = cores // jobs")
     s.add_argument("--force", action="store_true", help="rerun finished runs")
+    s.add_argument("--threads", type=int, help="torch threads per run (default: cores // jobs)")
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_run)
@@ -149,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench.errors import UserError
 
     args = build_parser().parse_args(argv)
-    if getattr(args, "jobs", 1) is not None and getattr(args, "jobs", 1) < 1:
-        print("bench: error: --jobs must be >= 1", file=sys.stderr)
-        return 2
+    for flag in ("jobs", "threads"):
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            print(f"bench: error: --{flag} must be >= 1, got {value}", file=sys.stderr)
+            return 2
     try:
         return args.func(args)
     except UserError as exc:

@@ -16,6 +16,8 @@ C = TypeVar("C")
 
 def from_mapping(cls: type[C], values: Mapping[str, Any] | None, where: str) -> C:
     """Build a frozen dataclass, rejecting keys it does not declare (never silently ignored)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise UserError(f"{where}: expected a mapping of key: value settings, got {type(values).__name__} {values!r}")
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in values:
@@ -57,14 +59,25 @@ def load_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not valid UTF-8 (byte {exc.object[exc.start]:#x} at offset {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        context = f" ({exc.context})" if exc.context else ""
+        raise UserError(f"{path}{where}: not valid YAML: {exc.problem or 'syntax error'}{context}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     includes = data.pop("include", [])
-    includes = [includes] if isinstance(includes, str) else list(includes)
+    includes = [includes] if isinstance(includes, str) else [] if includes is None else includes
+    if not isinstance(includes, list) or not all(isinstance(inc, str) for inc in includes):
+        raise UserError(f"{path}: include must be a file name or a list of file names, got {includes!r}")
     merged: dict[str, Any] = {}
     for inc in includes:
         merged = deep_merge(merged, load_yaml(path.parent / inc, _seen + (path.resolve(),)))

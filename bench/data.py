@@ -5,6 +5,9 @@ rows with equal timestamps keep the order in which they appear in the `.inter` f
 stable sort). Half of ml-100k's rows share a (user, timestamp) with another row, so this
 rule decides real sequence positions; changing it changes the data hash.
 
+Duplicates: rows that repeat an earlier row's (user, item, timestamp) are dropped, the first
+kept; `Dataset.duplicates_dropped` says how many. They are not an error.
+
 Item indices are 1..n_items in sorted order of the original item tokens; 0 is padding.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,7 @@ class Dataset:
     item_text: tuple[str, ...] = ()  # index 0 is padding ("")
     item_attributes: tuple[dict[str, str], ...] = ()  # index 0 is padding ({})
     source: str = ""
+    duplicates_dropped: int = field(default=0, compare=False)  # exact (user, item, timestamp) repeats
     _hash: str = field(default="", compare=False)
 
     @property
@@ -73,27 +78,33 @@ class Dataset:
 
 
 def _parse_header(path: Path, header: list[str]) -> list[tuple[str, str]]:
-    cols = []
+    cols: list[tuple[str, str]] = []
     for pos, raw in enumerate(header, 1):
         if ":" not in raw:
             raise UserError(f"{path}:1: header field {pos} {raw!r} has no type (expected name:type)")
         name, typ = raw.rsplit(":", 1)
         if typ not in ("token", "token_seq", "float", "float_seq"):
-            raise UserError(f"{path}:1: header field {raw!r} has unknown type {typ!r}")
+            raise UserError(f"{path}:1: header field {raw!r} has unknown type {typ!r} (expected token, token_seq, float or float_seq)")
+        if any(name == seen for seen, _ in cols):
+            raise UserError(f"{path}:1: header field {name!r} appears twice")
         cols.append((name, typ))
     return cols
 
 
-def _read_table(path: Path) -> tuple[list[tuple[str, str]], list[list[str]]]:
+def _read_table(path: Path) -> tuple[list[tuple[str, str]], list[tuple[int, list[str]]]]:
+    """The typed header and the (line number, fields) of each non-empty row."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a leading byte-order mark is not part of the first field
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not valid UTF-8 (byte {raw[exc.start]:#x})") from None
+        bad = exc.object  # the bytes after any byte-order mark; exc.start indexes these
+        line = bad[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not valid UTF-8 (byte {bad[exc.start]:#x}); re-save the file as UTF-8") from None
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise UserError(f"{path}: empty file (expected a header line name:type<TAB>...)")
@@ -106,7 +117,7 @@ def _read_table(path: Path) -> tuple[list[tuple[str, str]], list[list[str]]]:
             continue
         if len(row) != len(cols):
             raise UserError(f"{path}:{lineno}: expected {len(cols)} tab-separated fields, found {len(row)}")
-        rows.append(row)
+        rows.append((lineno, row))
     return cols, rows
 
 
@@ -159,7 +170,9 @@ def load_atomic(directory: Path, name: str | None = None, k_core: int = 0) -> Da
     if cols[ti][1] != "float":
         raise UserError(f"{inter_path}:1: field {cols[ti][0]!r} must have type float, not {cols[ti][1]}")
     events: dict[str, list[tuple[float, int, str]]] = {}
-    for lineno, row in enumerate(rows, 2):
+    seen: set[tuple[str, str, float]] = set()
+    duplicates = 0
+    for lineno, row in rows:
         user, item, ts_raw = row[ui], row[ii], row[ti]
         if not user or not item:
             raise UserError(f"{inter_path}:{lineno}: empty user_id or item_id")
@@ -167,8 +180,12 @@ def load_atomic(directory: Path, name: str | None = None, k_core: int = 0) -> Da
             ts = float(ts_raw)
         except ValueError:
             raise UserError(f"{inter_path}:{lineno}: field {cols[ti][0]!r}: {ts_raw!r} is not a number") from None
-        if not ts == ts or ts < 0:  # NaN or negative
-            raise UserError(f"{inter_path}:{lineno}: field {cols[ti][0]!r}: {ts_raw!r} must be a non-negative number")
+        if not math.isfinite(ts) or ts < 0:
+            raise UserError(f"{inter_path}:{lineno}: field {cols[ti][0]!r}: {ts_raw!r} must be a finite non-negative number")
+        if (user, item, ts) in seen:
+            duplicates += 1
+            continue
+        seen.add((user, item, ts))
         events.setdefault(user, []).append((ts, lineno, item))
 
     item_fields: dict[str, dict[str, str]] = {}
@@ -178,7 +195,7 @@ def load_atomic(directory: Path, name: str | None = None, k_core: int = 0) -> Da
         icols, irows = _read_table(item_path)
         iid = _require(_column(icols, ("item_id",), item_path, "item"), item_path, "item_id", icols)
         ttl = _column(icols, TITLE_FIELDS, item_path, "title")
-        for row in irows:
+        for _, row in irows:
             attrs = {}
             for j, (cname, _) in enumerate(icols):
                 if cname in ATTRIBUTE_FIELDS and row[j].strip():
@@ -192,7 +209,7 @@ def load_atomic(directory: Path, name: str | None = None, k_core: int = 0) -> Da
         sequences = k_core_filter(sequences, k_core)
         if not sequences:
             raise UserError(f"{inter_path}: nothing is left after {k_core}-core filtering")
-    return build_dataset(name, sequences, titles, item_fields, source=str(directory))
+    return build_dataset(name, sequences, titles, item_fields, source=str(directory), duplicates_dropped=duplicates)
 
 
 def build_dataset(
@@ -201,6 +218,7 @@ def build_dataset(
     titles: dict[str, str],
     item_fields: dict[str, dict[str, str]],
     source: str = "",
+    duplicates_dropped: int = 0,
 ) -> Dataset:
     """Index users and items and attach item text. Items without a title fall back to their id."""
     users = sorted(sequences, key=_natural_key)
@@ -209,7 +227,7 @@ def build_dataset(
     seqs = tuple(tuple(index[it] for it in sequences[u]) for u in users)
     attrs = ({},) + tuple(item_fields.get(it, {}) for it in items)
     text = ("",) + tuple(item_text_from_fields(titles.get(it) or f"item {it}", item_fields.get(it, {})) for it in items)
-    return Dataset(name, tuple(users), tuple(items), seqs, text, attrs, source)
+    return Dataset(name, tuple(users), tuple(items), seqs, text, attrs, source, duplicates_dropped)
 
 
 def _natural_key(token: str):

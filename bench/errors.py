@@ -7,7 +7,13 @@ from collections.abc import Iterable
 
 
 class UserError(Exception):
-    """A mistake in the user's input (a name, a file, a value), not a bug in the harness."""
+    """A mistake in the user's input (a name, a file, a value), not a bug in the harness.
+
+    Its text is always one line: embedded newlines (from a wrapped exception, a YAML
+    snippet, a value) are folded into ' | ' here, once, for every caller."""
+
+    def __str__(self) -> str:
+        return " | ".join(part.strip() for part in super().__str__().splitlines() if part.strip())
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -29,6 +29,8 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
 def read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: run record not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: corrupt run record ({type(exc).__name__}: {exc})") from None
     if not isinstance(record, dict) or "status" not in record or "key" not in record:

@@ -176,13 +176,13 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
     return "done", record
 
 
-def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True) -> list[dict]:
+def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None) -> list[dict]:
     from tqdm import tqdm
 
     results = Path(results)
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
     cores = os.cpu_count() or 1
-    threads = max(1, cores // max(jobs, 1))
+    threads = threads or max(1, cores // max(jobs, 1))
     records: list[dict] = []
     if jobs <= 1:
         bar = tqdm(specs, desc="runs", unit="run", disable=not progress)

@@ -127,16 +127,23 @@ def load_saved_split(results: Path, split: Split) -> Split:
     path = split_dir(results, split) / "split.json"
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: unreadable split file ({exc}); delete it to rebuild") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable split file ({type(exc).__name__}: {exc}); delete it to rebuild") from None
+    if not isinstance(payload, dict) or payload.get("format") != SPLIT_FORMAT:
+        raise UserError(f"{path}: corrupt split file (not a format-{SPLIT_FORMAT} split object); delete it to rebuild")
+    missing = [k for k in ("train", "valid", "test") if k not in payload]
+    if missing:
+        raise UserError(f"{path}: corrupt split file (no {', '.join(missing)}); delete it to rebuild")
     d = split.dataset
     index = {tok: i + 1 for i, tok in enumerate(d.item_ids)}
     try:
         train = tuple(tuple(index[t] for t in s) for s in payload["train"])
         valid = tuple(index[t] for t in payload["valid"])
         test = tuple(index[t] for t in payload["test"])
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"{path}: corrupt split file (missing {exc}); delete it to rebuild") from None
+    except KeyError as exc:
+        raise UserError(f"{path}: corrupt split file (item {exc.args[0]!r} is not in dataset {d.name!r}); delete it to rebuild") from None
+    except TypeError:
+        raise UserError(f"{path}: corrupt split file (train, valid, test must be lists of item ids); delete it to rebuild") from None
     if (train, valid, test) != (split.train, split.valid_target, split.test_target):
         raise UserError(f"{path}: saved split differs from the data it claims to come from; delete it to rebuild")
     return split

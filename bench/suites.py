@@ -26,12 +26,20 @@ class SuiteConfig:
     methods: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key, kind in (("datasets", list), ("seeds", list), ("split", dict), ("methods", dict)):
+            value = getattr(self, key)
+            if not isinstance(value, kind):
+                shape = "a list, e.g. [a, b]" if kind is list else "a mapping of key: value"
+                raise UserError(f"suite {self.name!r}: {key} must be {shape}, got {type(value).__name__} {value!r}")
+        for dataset in self.datasets:
+            if not isinstance(dataset, str) or not dataset:
+                raise UserError(f"suite {self.name!r}: dataset {dataset!r} must be a name or a directory path")
         if not self.methods:
             raise UserError(f"suite {self.name!r} names no methods")
         if not self.datasets:
             raise UserError(f"suite {self.name!r} names no datasets")
         for seed in self.seeds:
-            if not isinstance(seed, int) or seed < 0:
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
                 raise UserError(f"suite {self.name!r}: seed {seed!r} must be a non-negative integer")
         for display, spec in self.methods.items():
             if spec is not None and not isinstance(spec, dict):
@@ -54,6 +62,8 @@ def suite_names() -> list[str]:
 def load_suite(name_or_path: str) -> SuiteConfig:
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        if path.suffix in (".yaml", ".yml") or "/" in name_or_path:
+            raise UserError(f"{name_or_path}: suite file not found")
         if name_or_path not in suite_names():
             raise unknown("suite", name_or_path, suite_names())
         path = SUITES_DIR / f"{name_or_path}.yaml"
@@ -65,6 +75,9 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
     from bench.methods import METHODS
 
+    for seed in seeds or ():
+        if seed < 0:
+            raise UserError(f"--seeds: seed {seed} must be a non-negative integer")
     chosen = dict(suite.methods)
     if methods:
         for m in methods:

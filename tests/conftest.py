@@ -1,0 +1,33 @@
+"""Shared fixtures: real ml-100k slices (read from the installed recbole) and a tiny Llama."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.data import Dataset
+
+
+def slice_dataset(dataset: Dataset, n_users: int, max_len: int | None = None) -> Dataset:
+    """The first n_users users of a real dataset (optionally their last max_len items), re-indexed."""
+    from bench.data import build_dataset
+
+    seqs, titles, fields = {}, {}, {}
+    for u in range(n_users):
+        seq = dataset.sequences[u][-max_len:] if max_len else dataset.sequences[u]
+        seqs[dataset.user_ids[u]] = [dataset.item_ids[i - 1] for i in seq]
+    for i, tok in enumerate(dataset.item_ids, 1):
+        titles[tok] = dataset.item_text[i].split(" (")[0]
+        fields[tok] = dict(dataset.item_attributes[i])
+    return build_dataset(f"{dataset.name}-slice{n_users}", seqs, titles, fields)
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    from bench.datasets import load_dataset
+
+    return load_dataset("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ml100k_small(ml100k):
+    return slice_dataset(ml100k, 120, max_len=40)
