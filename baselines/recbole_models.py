@@ -161,7 +161,8 @@ class RecBoleMethod(Method):
             "state": "WARNING",
         }
         if self.model_name != "FDSA":
-            cfg["load_col"] = {"inter": ["user_id", "item_id_list", "item_id"]}
+            # the .item file still gives every item an id, even one cut from all training rows
+            cfg["load_col"] = {"inter": ["user_id", "item_id_list", "item_id"], "item": ["item_id"]}
         cfg.update(self.settings.model)
         return cfg
 

@@ -88,7 +88,7 @@ def cmd_ablate(args) -> int:
 def cmd_report(args) -> int:
     from bench.reports import build_reports
 
-    for path in build_reports(_results(args), Path(args.out), suite=args.suite):
+    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks):
         print(path)
     return 0
 
@@ -105,8 +105,22 @@ def cmd_data_stats(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is a UserError (one line, exit 2) instead of usage text,
+    and no abbreviated flags: a mistyped `--seed 1` is rejected, not taken as `--seeds 1`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # type: ignore[override]
+        from bench.errors import UserError
+
+        raise UserError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench", description="Benchmark and ablation harness for LLM-based sequential recommendation.")
+    p = _Parser(prog="bench", description="Benchmark and ablation harness for LLM-based sequential recommendation.")
     p.add_argument("--results", default="results", help="results folder (run records, splits, caches)")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -138,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="tables and figures from stored run records (never retrains)")
     s.add_argument("--suite", default=None)
     s.add_argument("--out", default="reports")
+    s.add_argument("--metrics", nargs="+", help="metric columns, e.g. recall@20 ndcg@20 mrr (default: recall@10 ndcg@10 mrr)")
+    s.add_argument("--ks", nargs="+", type=int, help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("data", help="dataset tools")
@@ -151,13 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from bench.errors import UserError
 
-    args = build_parser().parse_args(argv)
-    for flag in ("jobs", "threads"):
-        value = getattr(args, flag, None)
-        if value is not None and value < 1:
-            print(f"bench: error: --{flag} must be >= 1, got {value}", file=sys.stderr)
-            return 2
     try:
+        args = build_parser().parse_args(argv)
+        for flag in ("jobs", "threads"):
+            value = getattr(args, flag, None)
+            if value is not None and value < 1:
+                raise UserError(f"--{flag} must be >= 1, got {value}")
         return args.func(args)
     except UserError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -17,9 +17,14 @@ def runs_dir(results: Path) -> Path:
     return Path(results) / "runs"
 
 
+def _path_part(text: str) -> str:
+    """One safe path component: a dataset given as a path (`/data/toy`) must not escape runs/."""
+    part = text.replace("/", "__").replace("\\", "__")
+    return part if part.strip(".") else part.replace(".", "_") or "_"
+
+
 def record_path(results: Path, dataset: str, name: str, key: str) -> Path:
-    safe = name.replace("/", "__")
-    return runs_dir(results) / dataset / f"{safe}-{key}.json"
+    return runs_dir(results) / _path_part(dataset) / f"{_path_part(name)}-{key}.json"
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:

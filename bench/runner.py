@@ -103,6 +103,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         "dataset": spec.dataset,
         "seed": spec.seed,
         "config": spec.config,
+        "tags": spec.tags,
         "split_hash": split.hash,
         "data_hash": split.dataset.content_hash,
         "split_settings": dataclasses.asdict(split.settings),
@@ -139,6 +140,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
             test_ranks, test_metrics = evaluate(method, split, "test")
             t_eval = time.perf_counter()
             counts = method.parameter_counts()
+            record["analysis"] = getattr(method, "analysis", None) or {}
         record.update(
             status="ok",
             metrics={"valid": valid_metrics, "test": test_metrics},
@@ -167,6 +169,12 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
     if path.exists() and not force:
         record = read_record(path)
         if record.get("status") == "ok":
+            if spec.tags and record.get("tags") != spec.tags:
+                # the same run serves several ablations: remember every component it belongs to
+                record.setdefault("also_tags", [])
+                if spec.tags not in record["also_tags"]:
+                    record["also_tags"].append(spec.tags)
+                    write_record(path, record)
             return "skipped", record
     with run_lock(results, key) as got:
         if not got:

@@ -53,6 +53,7 @@ class RunSpec:
     dataset: str
     seed: int
     config: dict
+    tags: dict = field(default_factory=dict)  # e.g. ablation component/variant; not part of the run key
 
 
 def suite_names() -> list[str]:
@@ -82,7 +83,7 @@ def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int
     if methods:
         for m in methods:
             if m not in chosen:
-                raise unknown(f"method in suite {suite.name!r}", m, chosen)
+                raise UserError(f"--methods: {m!r} is not a method of suite {suite.name!r} (it has: {', '.join(chosen)})")
         chosen = {m: chosen[m] for m in methods}
     specs = []
     for display, spec in chosen.items():

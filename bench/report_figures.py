@@ -1,0 +1,131 @@
+"""Report figures, drawn from the frames of `bench.report_tables`, saved as PNG and PDF.
+
+matplotlib is imported inside the functions and used through its object API with the Agg
+canvas (no pyplot, no global backend switch). Each function returns the files it wrote, or []
+when its frame is empty.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PANEL = (4.8, 3.6)  # inches per panel
+
+
+def _figure(panels: int, size: tuple[float, float] = PANEL):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(size[0] * panels, size[1]), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, list(fig.subplots(1, panels, squeeze=False)[0])
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    return paths
+
+
+def _colors(names) -> dict:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {name: cmap(i % 10) for i, name in enumerate(dict.fromkeys(names))}
+
+
+def ablation_bars(summary, folder: Path, stem: str) -> list[Path]:
+    """Grouped bars per dataset: metrics on x, one bar per variant, error bars = std over seeds."""
+    import numpy as np
+
+    from bench.report_tables import metric_label
+
+    summary = summary[summary["n_ok"] > 0]
+    if summary.empty:
+        return []
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    fig, axes = _figure(len(datasets))
+    colors = _colors(summary["name"])
+    for ax, dataset in zip(axes, datasets):
+        part = summary[summary["dataset"] == dataset]
+        metrics = list(dict.fromkeys(part["metric"]))
+        names = list(dict.fromkeys(part["name"]))
+        width = 0.8 / len(names)
+        for i, name in enumerate(names):
+            rows = part[part["name"] == name].set_index("metric").reindex(metrics)
+            x = np.arange(len(metrics)) + (i - (len(names) - 1) / 2) * width
+            ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=3, label=name, color=colors[name])
+        ax.set_xticks(np.arange(len(metrics)), [metric_label(m) for m in metrics])
+        ax.set_title(dataset)
+        ax.set_ylabel("test value")
+        ax.legend(fontsize="small")
+    return _save(fig, folder, stem)
+
+
+def params_scatter(frame, metric_label: str, folder: Path, stem: str) -> list[Path]:
+    """Trainable parameters (log x) vs the metric, one point per method, coloured by family."""
+    frame = frame[frame["trainable"].fillna(0) > 0]
+    if frame.empty:
+        return []
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    fig, axes = _figure(len(datasets))
+    colors = _colors(frame["family"])
+    for ax, dataset in zip(axes, datasets):
+        part = frame[frame["dataset"] == dataset]
+        for family, rows in part.groupby("family", sort=False):
+            ax.errorbar(rows["trainable"], rows["mean"], yerr=rows["std"].fillna(0), fmt="o", capsize=3, color=colors[family], label=family)
+        for row in part.itertuples(index=False):
+            ax.annotate(row.name, (row.trainable, row.mean), textcoords="offset points", xytext=(4, 4), fontsize="small")
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters")
+        ax.set_ylabel(f"test {metric_label}")
+        ax.set_title(dataset)
+        ax.legend(fontsize="small")
+    return _save(fig, folder, stem)
+
+
+def expert_usage(frame, folder: Path, stem: str) -> list[Path]:
+    """Stacked bars: for each user group, the fraction of users routed to each M-Former expert."""
+    import numpy as np
+
+    if frame.empty:
+        return []
+    panels = list(dict.fromkeys(zip(frame["name"], frame["dataset"])))
+    fig, axes = _figure(len(panels))
+    colors = _colors(sorted(set(frame["expert"])))
+    for ax, (name, dataset) in zip(axes, panels):
+        part = frame[(frame["name"] == name) & (frame["dataset"] == dataset)]
+        table = part.pivot_table(index="group", columns="expert", values="fraction", sort=False).fillna(0)
+        bottom = np.zeros(len(table))
+        for expert in table.columns:
+            ax.bar(table.index.astype(str), table[expert], bottom=bottom, color=colors[expert], label=f"expert {expert}")
+            bottom += table[expert].to_numpy()
+        ax.set_ylabel("fraction of test users")
+        ax.set_title(f"{name} on {dataset}")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1, 1))
+    return _save(fig, folder, stem)
+
+
+def training_curves(frame, folder: Path, stem: str) -> list[Path]:
+    """Validation NDCG@10 per epoch, a line per (method, seed), one panel per dataset."""
+    from matplotlib.ticker import MaxNLocator
+
+    if frame.empty:
+        return []
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    fig, axes = _figure(len(datasets))
+    colors = _colors(frame["name"])
+    for ax, dataset in zip(axes, datasets):
+        part = frame[frame["dataset"] == dataset]
+        for name in dict.fromkeys(part["name"]):
+            for i, (_, rows) in enumerate(part[part["name"] == name].groupby("seed")):
+                rows = rows.sort_values("epoch")
+                ax.plot(rows["epoch"], rows["value"], marker=".", color=colors[name], label=name if i == 0 else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation NDCG@10")
+        ax.set_title(dataset)
+        ax.legend(fontsize="small")
+    return _save(fig, folder, stem)

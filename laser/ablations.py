@@ -1,0 +1,67 @@
+"""Ablation components: each maps variant names to a few overridden keys on the Laser base.
+
+The `full` variant is the base config itself, so an ablation shares the full run (and the
+cached ID encoder) with the main suite instead of retraining them. The `experts` grid is the
+paper's K in {4, 8, 12} x L in {16, 32, 48} around (8, 32); the cpu profile keeps its shape
+around its own base (4, 4): K in {2, 4, 6} x L in {2, 4, 6}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.errors import unknown
+from bench.registry import Registry
+from bench.suites import RunSpec
+
+COMPONENTS: Registry[dict[str, dict[str, Any]]] = Registry("ablation component")
+
+COMPONENTS.add("m_former", {"full": {}, "no_moe": {"moe": False}, "no_mformer": {"prefix": "linear"}}, help="paper Table 4")
+COMPONENTS.add("prefix", {"full": {}, "suffix_only": {"prefix": "none"}}, help="paper Table 4 (w/o prefix)")
+COMPONENTS.add("suffix", {"full": {}, "prefix_only_mean": {"readout": "mean"}, "prefix_only_eos": {"readout": "eos"}}, help="paper Table 5")
+COMPONENTS.add("stages", {"full": {}, "no_stage1": {"stage1_epochs": 0}, "no_stage2": {"stage2_epochs": 0}}, help="paper Table 4")
+COMPONENTS.add("id_encoder", {"full": {}, "sasrec": {"id_encoder": "sasrec"}}, help="paper Fig. 4")
+COMPONENTS.add("template", {"full": {}, "no_single_token": {"template": "no_single_token"}, "no_instruction": {"template": "no_instruction"}}, help="paper Table 6")
+
+EXPERT_GRID = {"paper": ((4, 8, 12), (16, 32, 48)), "cpu": ((2, 4, 6), (2, 4, 6))}
+BASE = {"paper": (8, 32), "cpu": (4, 4)}
+
+
+def variants(component: str, profile: str) -> dict[str, dict[str, Any]]:
+    if component == "experts":
+        ks, ls = EXPERT_GRID[profile]
+        base = BASE[profile]
+        out = {"full": {}}
+        for k in ks:
+            for q in ls:
+                if (k, q) != base:
+                    out[f"K{k}_L{q}"] = {"experts": k, "queries": q}
+        return out
+    if component not in COMPONENTS:
+        raise unknown("ablation component", component, COMPONENTS.names() + ["experts"])
+    return COMPONENTS.get(component)
+
+
+def base_config(profile: str, llm: str | None) -> dict[str, Any]:
+    """The Laser config of the main suite (the shared full run)."""
+    from bench.suites import load_suite
+
+    if profile not in BASE:
+        raise unknown("laser profile", profile, BASE)
+    cfg = dict(load_suite("main").methods.get("laser") or {})
+    cfg.pop("method", None)
+    if profile != cfg.get("profile", "cpu"):
+        cfg = {"profile": profile}
+    if llm:
+        cfg["llm"] = llm
+    return cfg
+
+
+def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str = "cpu", llm: str | None = None) -> list[RunSpec]:
+    base = base_config(profile, llm)
+    specs = []
+    for variant, overrides in variants(component, profile).items():
+        name = "laser" if variant == "full" else f"laser/{variant}"
+        for seed in seeds:
+            specs.append(RunSpec(name, "laser", dataset, seed, {**base, **overrides}, tags={"component": component, "variant": variant}))
+    return specs

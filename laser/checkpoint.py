@@ -1,0 +1,42 @@
+"""Per-epoch training checkpoints (trainable weights, optimizer, loop state), written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+
+class EpochCheckpoint:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def save(self, model, optimizer, state: dict[str, Any]) -> None:
+        import torch
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        blob = {
+            "weights": {k: v for k, v in model.state_dict().items() if k in trainable},
+            "optimizer": optimizer.state_dict(),
+            "state": state,
+            "rng": torch.get_rng_state(),
+        }
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(blob, tmp)
+        tmp.replace(self.path)
+
+    def load(self, model, optimizer) -> dict[str, Any] | None:
+        import torch
+
+        if not self.path.exists():
+            return None
+        try:
+            blob = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise UserError(f"{self.path}: corrupt training checkpoint ({type(exc).__name__}); delete it to restart the run") from None
+        model.load_state_dict(blob["weights"], strict=False)
+        optimizer.load_state_dict(blob["optimizer"])
+        torch.set_rng_state(blob["rng"])
+        return blob["state"]

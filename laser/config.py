@@ -1,0 +1,129 @@
+"""Laser's configuration, with the `paper` and `cpu` profiles.
+
+`paper` is the paper's setting (K=8, L=32, 12 blocks, hidden 768, 12 heads, tau 0.05,
+lambda 0.01, Adam lr 1e-4, 15 + 5 epochs, history 10, one training row per history prefix as
+in the released code), meant for a GPU.
+
+`cpu` keeps every component but shrinks it so a full run on ml-100k with SmolLM2-135M takes
+about 15 minutes on 2 cores. What it cuts, and why: the LLM forward+backward costs ~2-4 ms a
+token here, so tokens are the budget.
+- history 5 items instead of 10 (prompts of ~110 instead of ~190 tokens);
+- M-Former 2 blocks, hidden 128, 4 heads, K=4 experts of L=4 queries (the prefix tokens pass
+  through all 30 LLM layers, so L is paid in LLM tokens);
+- 2 + 1 epochs, each drawing one random history prefix per user (943 rows, not ~95k);
+  lr 1e-3 and batch 16 to learn something in ~180 steps;
+- epochs are selected on a fixed random subset of 256 validation users (the final validation
+  and test metrics use all users).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.configs import from_mapping
+from bench.errors import UserError, unknown
+
+ID_ENCODER_CPU = {"max_seq_length": 20, "train_rows_per_user": 30, "train_batch_size": 512, "stopping_step": 5, "epochs": 100}
+
+
+@dataclass(frozen=True)
+class LaserConfig:
+    profile: str = "paper"
+    llm: str | None = None  # None: the embedded SmolLM2 default
+    dtype: str = "fp32"  # backbone weights: fp32 | bf16 | fp16
+    trust_remote_code: bool = False
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    autocast: str = "auto"  # auto (bf16 where supported) | bf16 | off
+    template: str = "full"  # full | no_single_token | no_instruction
+    history: int = 10
+    prefix: str = "mformer"  # mformer | linear (ablation no_mformer) | none (suffix only)
+    moe: bool = True
+    experts: int = 8
+    queries: int = 32
+    top_k: int = 1
+    mformer_hidden: int = 768
+    mformer_heads: int = 12
+    mformer_blocks: int = 12
+    readout: str = "suffix"  # suffix | mean | eos
+    suffix_tokens: int = 1
+    tau: float = 0.05
+    balance_weight: float = 0.01
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 4
+    stage1_epochs: int = 15
+    stage2_epochs: int = 5
+    examples: str = "all_prefixes"  # all_prefixes | sample (examples_per_user random prefixes per epoch) | last
+    examples_per_user: int = 1
+    valid_users: int | None = None  # users used for epoch selection (None: all)
+    eval_batch_size: int = 32
+    id_encoder: str = "bert4rec"  # bert4rec | sasrec
+    id_encoder_config: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        choices = {
+            "template": ("full", "no_single_token", "no_instruction"),
+            "prefix": ("mformer", "linear", "none"),
+            "readout": ("suffix", "mean", "eos"),
+            "examples": ("all_prefixes", "sample", "last"),
+            "id_encoder": ("bert4rec", "sasrec"),
+            "dtype": ("fp32", "bf16", "fp16"),
+            "autocast": ("auto", "bf16", "off"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise unknown(f"laser {name}", getattr(self, name), allowed)
+        positive = ("history", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "suffix_tokens", "batch_size", "examples_per_user", "eval_batch_size")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"laser {name} must be a positive integer, got {value!r}")
+        for name in ("stage1_epochs", "stage2_epochs"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise UserError(f"laser {name} must be a non-negative integer, got {getattr(self, name)!r}")
+        if self.stage1_epochs + self.stage2_epochs == 0:
+            raise UserError("laser needs at least one training epoch (stage1_epochs + stage2_epochs > 0)")
+        if self.top_k > self.experts:
+            raise UserError(f"laser top_k ({self.top_k}) cannot exceed experts ({self.experts})")
+        if self.mformer_hidden % self.mformer_heads:
+            raise UserError(f"laser mformer_hidden ({self.mformer_hidden}) must be divisible by mformer_heads ({self.mformer_heads})")
+        for name in ("lr", "tau"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"laser {name} must be > 0, got {getattr(self, name)!r}")
+        if self.balance_weight < 0 or self.weight_decay < 0:
+            raise UserError("laser balance_weight and weight_decay must be >= 0")
+        if self.valid_users is not None and (not isinstance(self.valid_users, int) or self.valid_users <= 0):
+            raise UserError(f"laser valid_users must be a positive integer or null, got {self.valid_users!r}")
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": {
+        "history": 5,
+        "experts": 4,
+        "queries": 4,
+        "mformer_hidden": 128,
+        "mformer_heads": 4,
+        "mformer_blocks": 2,
+        "lr": 1e-3,
+        "batch_size": 16,
+        "stage1_epochs": 2,
+        "stage2_epochs": 1,
+        "examples": "sample",
+        "valid_users": 256,
+        "eval_batch_size": 32,
+        "id_encoder_config": ID_ENCODER_CPU,
+    },
+}
+
+
+def resolve(values: Mapping[str, Any] | None) -> LaserConfig:
+    """Profile values first, then the explicit keys (unknown keys rejected)."""
+    values = dict(values or {})
+    profile = values.get("profile", "cpu")
+    if profile not in PROFILES:
+        raise unknown("laser profile", profile, PROFILES)
+    merged = {**PROFILES[profile], **values, "profile": profile}
+    return from_mapping(LaserConfig, merged, "method laser")

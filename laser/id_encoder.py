@@ -1,0 +1,47 @@
+"""The frozen ID-based encoder: a trained RecBole BERT4Rec/SASRec giving per-item states C_u.
+
+It stays frozen and in eval mode even when a parent module calls `.train()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class FrozenIdEncoder(nn.Module):
+    def __init__(self, recbole_method, history: int) -> None:
+        super().__init__()
+        self.model = recbole_method.model
+        self.model.requires_grad_(False)
+        self.model.eval()
+        self.register_buffer("index", recbole_method._index.clone(), persistent=False)
+        self.kind = recbole_method.model_name
+        self.history = history
+        self.dim = int(self.model.item_embedding.weight.shape[1])
+
+    def train(self, mode: bool = True) -> "FrozenIdEncoder":
+        return super().train(False)  # dropout in a frozen encoder would only add noise
+
+    def forward(self, histories: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> states [B, N, d], valid [B, N] for the last `history` items, left-aligned."""
+        n = max(max(min(len(h), self.history) for h in histories), 1)
+        seq = torch.zeros(len(histories), n, dtype=torch.long, device=self.index.device)
+        for r, h in enumerate(histories):
+            h = list(h)[-self.history :]
+            seq[r, : len(h)] = self.index[torch.tensor(h, device=self.index.device)]
+        valid = seq > 0
+        with torch.no_grad():
+            states = self._states(seq)
+        return states, valid
+
+    def _states(self, seq: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        if self.kind == "BERT4Rec":
+            return m.forward(seq)
+        # SASRec: the encoder output at every position rather than only the last one
+        pos = torch.arange(seq.size(1), device=seq.device).unsqueeze(0).expand_as(seq)
+        h = m.dropout(m.LayerNorm(m.item_embedding(seq) + m.position_embedding(pos)))
+        return m.trm_encoder(h, m.get_attention_mask(seq), output_all_encoded_layers=True)[-1]

@@ -1,0 +1,269 @@
+"""Laser as a harness method: two-stage training with the item matrix, checkpointed each epoch.
+
+Training rows (option `examples`): `all_prefixes` is one row per prefix of each user's training
+sequence (the released code); `sample` draws `examples_per_user` random prefix ends per user
+each epoch (seeded by seed, stage and epoch); `last` is each user's full training sequence
+predicting its last training item. The history of a row is capped at `history` items.
+
+Stage 1 re-encodes the item matrix I at the start of every epoch (no gradient through I;
+the matrix encoded after epoch e serves epoch e + 1 and epoch e's validation) and keeps the
+epoch with the best validation NDCG@10. Stage 2 starts from that epoch's weights, freezes its
+I, and again keeps the best epoch. Interrupted training resumes from the last finished epoch;
+every random draw is seeded per (stage, epoch), so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.methods import FitContext, Method, ParameterCounts
+
+STAGES = ("stage1", "stage2")
+
+
+class LaserMethod(Method):
+    family = "Laser"
+    uses_collaborative_ids = True
+
+    def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
+        from laser.config import resolve
+
+        self.cfg = resolve(config)
+        self._injected_backbone = backbone  # tests pass a tiny random Llama here
+        self.model = None
+        self.items = None
+        self.analysis: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ building
+
+    def _device(self):
+        import torch
+
+        if self.cfg.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.cfg.device)
+
+    def _encoder(self, split, ctx: FitContext):
+        from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
+        from bench.configs import from_mapping
+        from laser.id_encoder import FrozenIdEncoder
+
+        cls = METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"]
+        settings = from_mapping(RecBoleSettings, self.cfg.id_encoder_config, "laser id_encoder_config")
+        path = encoder_cache_path(ctx.results_root, cls.model_name, settings, split.hash, ctx.seed)
+        if not path.exists():
+            if ctx.on_epoch:
+                ctx.on_epoch({"note": f"training the frozen {cls.model_name} encoder (cached at {path})"})
+            trainer = cls(self.cfg.id_encoder_config)
+            trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
+        method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
+        return FrozenIdEncoder(method, self.cfg.history)
+
+    def build(self, split, ctx: FitContext, id_encoder=None):
+        from laser.backbone import load_backbone
+        from laser.model import LaserModel
+        from laser.prompt import PromptBuilder
+
+        if self._injected_backbone is not None:
+            backbone = self._injected_backbone
+        else:
+            backbone = load_backbone(self.cfg.llm, self.cfg.dtype, self.cfg.trust_remote_code)
+        if id_encoder is None and self.cfg.prefix != "none":
+            id_encoder = self._encoder(split, ctx)
+        prompts = PromptBuilder(backbone.tokenizer, split.dataset.item_text, self.cfg.template, self.cfg.history)
+        self.backbone_params = backbone.n_params
+        self.model = LaserModel(backbone, prompts, id_encoder, self.cfg).to(self._device())
+        return self.model
+
+    # ------------------------------------------------------------------ training
+
+    def training_rows(self, split, seed: int, stage: str, epoch: int) -> list[tuple[tuple[int, ...], int]]:
+        rng = random.Random(f"{seed}-{stage}-{epoch}")
+        rows = []
+        H = self.cfg.history
+        for seq in split.train:
+            if len(seq) < 2:
+                continue
+            if self.cfg.examples == "all_prefixes":
+                ends = range(1, len(seq))
+            elif self.cfg.examples == "last":
+                ends = [len(seq) - 1]
+            else:
+                ends = [rng.randrange(1, len(seq)) for _ in range(self.cfg.examples_per_user)]
+            rows.extend((tuple(seq[max(0, j - H) : j]), seq[j]) for j in ends)
+        rng.shuffle(rows)
+        return rows
+
+    def _valid_subset(self, split, seed: int) -> list[int]:
+        users = list(range(split.n_users))
+        if self.cfg.valid_users and self.cfg.valid_users < len(users):
+            users = sorted(random.Random(f"{seed}-valid").sample(users, self.cfg.valid_users))
+        return users
+
+    def _validate(self, split, users: Sequence[int], items) -> float:
+        from bench.metrics import metrics_from_ranks, ranks_from_scores
+
+        histories = split.histories("valid")
+        targets = split.targets("valid")
+        scores = self._score_with(items, [histories[u] for u in users])
+        return metrics_from_ranks(ranks_from_scores(scores, [targets[u] for u in users]), ks=(10,))["ndcg@10"]
+
+    def _train_epoch(self, rows, items, optimizer, ctx: FitContext, label: str) -> dict[str, float]:
+        import torch
+        from tqdm import tqdm
+
+        from laser.model import cosine_scores
+
+        self.model.train()
+        bs = self.cfg.batch_size
+        total, balance_total, n = 0.0, 0.0, 0
+        t0 = time.perf_counter()
+        tokens = 0
+        for start in tqdm(range(0, len(rows), bs), desc=label, leave=False, disable=not ctx.progress, unit="batch"):
+            batch = rows[start : start + bs]
+            users, balance, _ = self.model.encode([h for h, _ in batch])
+            scores = cosine_scores(users, items, self.cfg.tau)
+            loss_iic = torch.nn.functional.cross_entropy(scores, torch.tensor([t for _, t in batch], device=scores.device))
+            loss = loss_iic + self.cfg.balance_weight * balance
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{label}: loss became {loss.item()}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss_iic.item() * len(batch)
+            balance_total += float(balance) * len(batch)
+            n += len(batch)
+            tokens += sum(len(self.model.prompts.user_ids(h)) for h, _ in batch)
+        dt = time.perf_counter() - t0
+        return {"loss": total / max(n, 1), "balance": balance_total / max(n, 1), "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1)}
+
+    def fit(self, split, ctx: FitContext, id_encoder=None) -> dict[str, Any]:
+        import torch
+
+        from laser.checkpoint import EpochCheckpoint
+
+        self.build(split, ctx, id_encoder)
+        optimizer = torch.optim.Adam(self.model.trainable_parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        ckpt = EpochCheckpoint(ctx.workdir / "laser-checkpoint.pt")
+        state = ckpt.load(self.model, optimizer) or {"stage": "stage1", "epoch": 0, "curve": [], "best": {}, "items": None}
+        valid_users = self._valid_subset(split, ctx.seed)
+        timings: dict[str, float] = state.setdefault("timings", {"stage1_s": 0.0, "stage2_s": 0.0, "item_encoding_s": 0.0})
+        n_epochs = {"stage1": self.cfg.stage1_epochs, "stage2": self.cfg.stage2_epochs}
+
+        def encode_items():
+            t = time.perf_counter()
+            I = self.model.encode_items(split.n_items, self.cfg.eval_batch_size * 2, progress=ctx.progress)
+            timings["item_encoding_s"] += time.perf_counter() - t
+            return I
+
+        for stage in STAGES:
+            if STAGES.index(stage) < STAGES.index(state["stage"]):
+                continue
+            if stage == "stage2" and state["stage"] == "stage1":
+                # continue from the best stage-1 weights, freeze its item matrix
+                if state["best"].get("stage1"):
+                    self.model.load_state_dict(state["best"]["stage1"]["weights"], strict=False)
+                    state["items"] = state["best"]["stage1"]["items"]
+                state.update(stage="stage2", epoch=0)
+            while state["epoch"] < n_epochs[stage]:
+                t_stage = time.perf_counter()
+                epoch = state["epoch"]
+                torch.manual_seed(zlib.crc32(f"{ctx.seed}-{stage}-{epoch}".encode()))
+                if state["items"] is None:
+                    state["items"] = encode_items()
+                state["items"] = state["items"].to(self._device())
+                rows = self.training_rows(split, ctx.seed, stage, epoch)
+                info = self._train_epoch(rows, state["items"], optimizer, ctx, f"{stage} epoch {epoch}")
+                if stage == "stage1":
+                    state["items"] = encode_items()
+                ndcg = self._validate(split, valid_users, state["items"])
+                entry = {"stage": stage, "epoch": len(state["curve"]), "stage_epoch": epoch, "valid_ndcg@10": ndcg, **info}
+                state["curve"].append(entry)
+                best = state["best"].get(stage)
+                if best is None or ndcg > best["valid_ndcg@10"]:
+                    state["best"][stage] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": self._trainable_state(), "items": state["items"]}
+                state["epoch"] = epoch + 1
+                timings[f"{stage}_s"] += time.perf_counter() - t_stage
+                ckpt.save(self.model, optimizer, state)
+                if ctx.on_epoch:
+                    ctx.on_epoch({k: v for k, v in entry.items() if k in ("stage", "stage_epoch", "valid_ndcg@10", "loss", "examples_per_s")})
+            if stage == "stage1" and n_epochs["stage1"] == 0 and state["items"] is None:
+                state["items"] = encode_items()  # no stage 1: stage 2 trains against the untrained model's I
+
+        final = state["best"].get("stage2") or state["best"].get("stage1")
+        self.model.load_state_dict(final["weights"], strict=False)
+        self.items = final["items"].to(self._device())
+        self.analysis = self._expert_usage(split)
+        return {
+            "epochs": len(state["curve"]),
+            "best_epoch": final["epoch"],
+            "best_valid_ndcg@10_subset": final["valid_ndcg@10"],
+            "valid_users_for_selection": len(valid_users),
+            "curve": state["curve"],
+            "timings": {k: round(v, 1) for k, v in timings.items()},
+            "backbone": self.model.backbone.config.name_or_path or self.cfg.llm,
+        }
+
+    def _trainable_state(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in self._trainable_names()}
+
+    def _trainable_names(self) -> set[str]:
+        return {n for n, p in self.model.named_parameters() if p.requires_grad}
+
+    # ------------------------------------------------------------------ scoring
+
+    def _score_with(self, items, histories):
+        import torch
+
+        from laser.model import cosine_scores
+
+        self.model.eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(histories), self.cfg.eval_batch_size):
+                users, _, _ = self.model.encode(histories[start : start + self.cfg.eval_batch_size])
+                out.append(cosine_scores(users, items, self.cfg.tau).cpu())
+        return torch.cat(out)
+
+    def score(self, histories):
+        if self.model is None or self.items is None:
+            raise RuntimeError("score() before fit()")
+        return self._score_with(self.items, list(histories))
+
+    def _expert_usage(self, split) -> dict[str, Any]:
+        """Which expert each test user is routed to, by history-length quartile (for the figure)."""
+        import numpy as np
+        import torch
+
+        from laser.mformer import MFormer
+
+        if not isinstance(self.model.prefix, MFormer) or self.model.prefix.router is None:
+            return {}
+        lengths = np.array([len(h) for h in split.histories("test")])
+        with torch.inference_mode():
+            chosen = []
+            for start in range(0, split.n_users, 256):
+                states, valid = self.model.id_encoder(split.histories("test")[start : start + 256])
+                _, p_user = self.model.prefix.route(states, valid.float())
+                chosen.append(p_user.argmax(-1).cpu())
+        chosen = torch.cat(chosen).numpy()
+        edges = np.quantile(lengths, [0.25, 0.5, 0.75])
+        group = np.searchsorted(edges, lengths, side="right")
+        K = self.model.prefix.experts
+        usage = {}
+        for g in range(4):
+            members = chosen[group == g]
+            if len(members):
+                lo, hi = int(lengths[group == g].min()), int(lengths[group == g].max())
+                usage[f"Q{g + 1} ({lo}-{hi} items)"] = (np.bincount(members, minlength=K) / len(members)).round(4).tolist()
+        return {"expert_usage": usage}
+
+    def parameter_counts(self) -> ParameterCounts:
+        trainable = sum(p.numel() for p in self.model.trainable_parameters())
+        encoder = sum(p.numel() for p in self.model.id_encoder.parameters()) if self.model.id_encoder is not None else 0
+        return ParameterCounts(trainable, self.backbone_params + encoder + trainable, self.model.llm_side_parameters())

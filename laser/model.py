@@ -1,0 +1,150 @@
+"""Laser's model: [prefix from M-Former] + prompt text + [suffix token] through a frozen LLM.
+
+Choices where the paper is silent (each is an option of `LaserConfig`):
+- Sequences are right-padded; with causal attention the padding after a row's last real
+  token cannot affect it, so no attention mask is needed and the read-out gathers each row's
+  own last position.
+- The suffix token is initialised to the mean input embedding of the LLM's vocabulary.
+- Item embeddings take the same path as users with a one-item history, the prefix included
+  (M-Former reads the ID encoder's state of that single item).
+- Read-outs: `suffix` (paper), `mean` (mean of the text positions' last hidden states) and
+  `eos` (a real EOS token appended, its state read; paper Table 5's hard [EOS]).
+- The backbone runs under bf16 autocast where the hardware supports it (`autocast`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+from laser.mformer import LinearPrefix, MFormer
+
+
+def bf16_supported() -> bool:
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class LaserModel(nn.Module):
+    def __init__(self, backbone, prompts, id_encoder, cfg) -> None:
+        super().__init__()
+        self.backbone = backbone.decoder  # frozen, registered so .to(device) moves it
+        self.embed = backbone.embeddings
+        self.eos_id = backbone.eos_token_id
+        self.prompts = prompts
+        self.id_encoder = id_encoder
+        self.cfg = cfg
+        d = backbone.hidden_size
+        if cfg.prefix == "mformer":
+            self.prefix = MFormer(
+                id_encoder.dim, d, hidden=cfg.mformer_hidden, heads=cfg.mformer_heads, blocks=cfg.mformer_blocks,
+                experts=cfg.experts if cfg.moe else 1, queries=cfg.queries, top_k=cfg.top_k if cfg.moe else 1,
+            )
+        elif cfg.prefix == "linear":
+            self.prefix = LinearPrefix(id_encoder.dim, d)
+        else:
+            self.prefix = None
+        if cfg.readout == "suffix":
+            init = self.embed.weight.detach().float().mean(0)
+            self.suffix = nn.Parameter(init.repeat(cfg.suffix_tokens, 1).clone())
+        else:
+            self.suffix = None
+        self._autocast = cfg.autocast == "bf16" or (cfg.autocast == "auto" and bf16_supported())
+
+    def train(self, mode: bool = True) -> "LaserModel":
+        super().train(mode)
+        self.backbone.eval()  # frozen parts never switch to training behaviour
+        if self.id_encoder is not None:
+            self.id_encoder.eval()
+        return self
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def llm_side_parameters(self) -> int:
+        """Virtual-token parameters in the LLM's input space: (L + n_suffix) x hidden."""
+        d = self.embed.weight.shape[1]
+        if isinstance(self.prefix, MFormer):
+            n_prefix = self.prefix.queries.shape[1]
+        elif isinstance(self.prefix, LinearPrefix):
+            n_prefix = self.id_encoder.history
+        else:
+            n_prefix = 0
+        return (n_prefix + (self.cfg.suffix_tokens if self.suffix is not None else 0)) * d
+
+    def encode(self, histories: Sequence[Sequence[int]]):
+        """-> (embeddings [B, d] in fp32, balance loss, chosen experts or None)."""
+        device = self.embed.weight.device
+        token_ids = [self.prompts.user_ids(h) for h in histories]
+        if self.cfg.readout == "eos":
+            token_ids = [ids + [self.eos_id] for ids in token_ids]
+        B = len(histories)
+        lengths = torch.tensor([len(t) for t in token_ids], device=device)
+        T = int(lengths.max())
+        ids = torch.full((B, T), self.eos_id, dtype=torch.long, device=device)
+        for r, t in enumerate(token_ids):
+            ids[r, : len(t)] = torch.tensor(t, device=device)
+        text = self.embed(ids)
+        balance, chosen, parts, offset = text.new_zeros(()), None, [], 0
+        if self.prefix is not None:
+            states, valid = self.id_encoder(histories)
+            prefix, balance, chosen = self.prefix(states, valid)
+            if isinstance(self.prefix, LinearPrefix):
+                prefix = prefix * valid[..., None]
+            parts.append(prefix.to(text.dtype))
+            offset = prefix.shape[1]
+        parts.append(text)
+        n_suffix = 0
+        if self.suffix is not None:
+            n_suffix = self.suffix.shape[0]
+            # put each row's suffix right after its own text: scatter into a padded tensor
+            text_with_suffix = torch.cat([text, text.new_zeros(B, n_suffix, text.shape[-1])], 1)
+            pos = lengths[:, None] + torch.arange(n_suffix, device=device)[None]
+            text_with_suffix = text_with_suffix.scatter(1, pos[..., None].expand(-1, -1, text.shape[-1]), self.suffix.to(text.dtype).expand(B, -1, -1))
+            parts[-1] = text_with_suffix
+        inputs = torch.cat(parts, 1)
+        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self._autocast else nullcontext()
+        with ctx:
+            hidden = self.backbone(inputs_embeds=inputs, use_cache=False).last_hidden_state
+        hidden = hidden.float()
+        rows = torch.arange(B, device=device)
+        if self.cfg.readout == "mean":
+            pos = torch.arange(T, device=device)[None] < lengths[:, None]
+            h = hidden[:, offset : offset + T]
+            out = (h * pos[..., None]).sum(1) / lengths[:, None]
+        else:  # suffix: the last suffix token; eos: the appended EOS (the last text position)
+            last = offset + lengths - 1 + n_suffix
+            out = hidden[rows, last]
+        return out, balance, chosen
+
+    def encode_items(self, n_items: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+        """The item matrix I: every item through the user path with a one-item history. Row 0 is padding."""
+        from tqdm import tqdm
+
+        was_training = self.training
+        self.eval()
+        rows = []
+        with torch.inference_mode():
+            for start in tqdm(range(1, n_items + 1, batch_size), desc="items", leave=False, disable=not progress):
+                items = [[i] for i in range(start, min(start + batch_size, n_items + 1))]
+                rows.append(self.encode(items)[0])
+        self.train(was_training)
+        matrix = torch.cat(rows)
+        return torch.cat([torch.zeros(1, matrix.shape[1], device=matrix.device), matrix])
+
+
+def cosine_scores(users: torch.Tensor, items: torch.Tensor, tau: float) -> torch.Tensor:
+    """cos(h_u, h_i) / tau over all items; column 0 (padding) is -inf."""
+    u = nn.functional.normalize(users, dim=-1)
+    i = nn.functional.normalize(items, dim=-1)
+    scores = u @ i.T / tau
+    scores[:, 0] = float("-inf")
+    return scores

@@ -1,0 +1,157 @@
+"""Laser's model and training on a tiny random Llama and a real ml-100k slice."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from bench.methods import FitContext
+from bench.splits import leave_one_out, save_split
+from laser.ablations import variants
+from laser.method import LaserMethod
+from laser.mformer import MFormer
+from laser.model import cosine_scores
+from tests.laser_fixtures import TINY_LASER, tiny_backbone
+
+
+@pytest.fixture(scope="module")
+def split(ml100k):
+    from tests.conftest import slice_dataset
+
+    return leave_one_out(slice_dataset(ml100k, 60, max_len=25))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, split):
+    root = tmp_path_factory.mktemp("results")
+    save_split(root, split)
+    return root
+
+
+def make(split, results, tmp_path, **overrides):
+    backbone = tiny_backbone(split.dataset.item_text[1:])
+    method = LaserMethod({**TINY_LASER, **overrides}, backbone=backbone)
+    ctx = FitContext(workdir=tmp_path, seed=0, results_root=results, progress=False)
+    return method, ctx
+
+
+def test_gradients_reach_only_trainable_parts_and_frozen_weights_stay_bit_identical(split, results, tmp_path):
+    method, ctx = make(split, results, tmp_path)
+    model = method.build(split, ctx)
+    llm_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    enc_before = {k: v.clone() for k, v in model.id_encoder.state_dict().items()}
+    method.fit(split, ctx, id_encoder=model.id_encoder)
+    model = method.model
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("prefix.", "suffix")) for n in trainable)
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert not any(p.requires_grad for p in model.id_encoder.parameters())
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(v, llm_before[k]), k
+    for k, v in model.id_encoder.state_dict().items():
+        assert torch.equal(v, enc_before[k]), k
+    # one backward pass puts gradients on the trainable parts only
+    model.train()
+    users, balance, _ = model.encode(split.train[:4])
+    (users.sum() + balance).backward()
+    assert model.suffix.grad is not None and model.suffix.grad.abs().sum() > 0
+    assert model.prefix.queries.grad is not None and model.prefix.router.weight.grad is not None
+    assert all(p.grad is None for p in model.backbone.parameters())
+    # frozen parts stay in eval mode when the parent is put in train mode
+    assert not model.backbone.training and not model.id_encoder.training and not model.id_encoder.model.training
+
+
+def test_top1_routing_picks_exactly_one_expert_per_user():
+    torch.manual_seed(0)
+    m = MFormer(id_dim=8, llm_hidden=12, hidden=16, heads=2, blocks=2, experts=4, queries=3, top_k=1)
+    states = torch.randn(5, 6, 8)
+    valid = torch.ones(5, 6, dtype=torch.bool)
+    valid[0, 3:] = False
+    prefix, balance, chosen = m(states, valid)
+    assert prefix.shape == (5, 3, 12) and chosen.shape == (5, 1)
+    probs, p_user = m.route(states, valid.float())
+    assert torch.equal(chosen[:, 0], p_user.argmax(-1))
+    # the output equals the chosen expert's queries run through the blocks alone, scaled by its gate
+    m.eval()
+    prefix, _, chosen = m(states, valid)
+    q = m.queries[chosen[:, 0]]
+    for block in m.blocks:
+        q = block(q, states, ~valid)
+    gate = p_user.gather(1, chosen)
+    assert torch.allclose(prefix, m.proj(q * gate[..., None]), atol=1e-5)
+
+
+def test_balance_loss_equals_hand_computed_example():
+    m = MFormer(id_dim=2, llm_hidden=4, hidden=4, heads=1, blocks=1, experts=2, queries=1)
+    probs = torch.tensor([[[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]])  # last item is padding
+    valid = torch.tensor([[1.0, 1.0, 0.0]])
+    # items 1 and 2 go to experts 0 and 1: f = (1/2, 1/2); P = ((0.9+0.2)/2, (0.1+0.8)/2) = (0.55, 0.45)
+    expected = 2 * (0.5 * 0.55 + 0.5 * 0.45)
+    assert m.balance_loss(probs * valid[..., None], valid).item() == pytest.approx(expected)
+    skewed = torch.tensor([[[0.9, 0.1], [0.8, 0.2], [0.0, 0.0]]])
+    assert m.balance_loss(skewed, valid).item() == pytest.approx(2 * (1.0 * 0.85 + 0.0 * 0.15))
+
+
+def test_item_embedding_is_the_user_path_with_a_one_item_history(split, results, tmp_path):
+    method, ctx = make(split, results, tmp_path)
+    model = method.build(split, ctx)
+    model.eval()
+    items = model.encode_items(split.n_items, batch_size=50)
+    with torch.inference_mode():
+        users, _, _ = model.encode([[7], [split.n_items]])
+    assert torch.allclose(items[7], users[0], atol=1e-5)
+    assert torch.allclose(items[split.n_items], users[1], atol=1e-5)
+    assert torch.count_nonzero(items[0]) == 0
+
+
+def test_scores_are_cosine_over_tau():
+    torch.manual_seed(0)
+    u, i = torch.randn(3, 5), torch.randn(7, 5)
+    s = cosine_scores(u, i, 0.05)
+    assert s[:, 0].eq(-math.inf).all()
+    expected = torch.nn.functional.cosine_similarity(u[:, None], i[None], dim=-1) / 0.05
+    assert torch.allclose(s[:, 1:], expected[:, 1:], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "component,variant",
+    [(c, v) for c in ("m_former", "prefix", "suffix", "stages", "template", "experts") for v in variants(c, "cpu") if v != "full"][:20],
+)
+def test_each_ablation_variant_builds_and_trains(split, results, tmp_path, component, variant):
+    overrides = variants(component, "cpu")[variant]
+    if component == "experts":  # keep the grid's meaning at tiny scale
+        overrides = {"experts": min(overrides["experts"], 6), "queries": min(overrides["queries"], 6)}
+    method, ctx = make(split, results, tmp_path, **overrides)
+    info = method.fit(split, ctx)
+    scores = method.score(split.histories("test")[:5])
+    assert scores.shape == (5, split.n_items + 1) and torch.isfinite(scores[:, 1:]).all()
+    assert info["epochs"] == method.cfg.stage1_epochs + method.cfg.stage2_epochs
+    counts = method.parameter_counts()
+    assert 0 < counts.trainable < counts.total
+
+
+def test_llm_side_parameters_are_virtual_tokens_times_hidden(split, results, tmp_path):
+    method, ctx = make(split, results, tmp_path)
+    model = method.build(split, ctx)
+    assert model.llm_side_parameters() == (TINY_LASER["queries"] + 1) * 32
+
+
+def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, results, tmp_path):
+    from bench.runner import evaluate
+
+    a, ctx_a = make(split, results, tmp_path / "a")
+    a.fit(split, ctx_a)
+    _, metrics_a = evaluate(a, split, "test")
+    # a run stopped after stage 1 and resumed from its checkpoint
+    b, ctx_b = make(split, results, tmp_path / "b", stage2_epochs=0)
+    b.fit(split, ctx_b)
+    c, _ = make(split, results, tmp_path / "b")
+    c.fit(split, ctx_b)
+    _, metrics_c = evaluate(c, split, "test")
+    assert metrics_c == metrics_a
+    d, ctx_d = make(split, results, tmp_path / "d")
+    d.fit(split, ctx_d)
+    assert evaluate(d, split, "test")[1] == metrics_a

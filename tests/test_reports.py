@@ -1,0 +1,448 @@
+"""`bench report` on synthetic run records written with `bench.results.write_record`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import report_tables as rt
+from bench import reports
+from bench.configs import content_hash
+from bench.errors import UserError
+from bench.metrics import metrics_from_ranks
+from bench.results import record_path, write_record
+
+N_USERS, N_ITEMS = 200, 500
+SPLIT = "0123456789abcdef"
+# display name -> (registry method, family, uses IDs, geometric p of the target's rank: higher = better)
+METHODS = {
+    "sasrec": ("sasrec", "ID-based", True, 0.06),
+    "bert4rec": ("bert4rec", "ID-based", True, 0.04),
+    "llmrec": ("gru4rec", "LLM-based (tuned LLM)", False, 0.05),
+    "laser": ("laser", "Laser", True, 0.15),
+}
+ID_CONFIG = {"max_seq_length": 20}
+
+
+def ranks_for(p: float, seed: int, n_users: int = N_USERS) -> list[int]:
+    rng = np.random.default_rng([seed, int(p * 1000)])
+    return np.minimum(rng.geometric(p, n_users), N_ITEMS).tolist()
+
+
+def make_record(name: str, seed: int = 0, dataset: str = "ml-100k", *, p: float | None = None, ranks=None, status: str = "ok", split_hash: str = SPLIT, config=None, tags=None, **extra) -> dict:
+    method, family, uses_ids, default_p = METHODS.get(name.split("/")[0], METHODS["laser"])
+    p = p or default_p
+    test = ranks_for(p, seed) if ranks is None else list(ranks)
+    valid = ranks_for(p, seed + 100)
+    record = {
+        "format": 1,
+        "key": content_hash({"name": name, "dataset": dataset, "seed": seed, "split": split_hash, "config": config, "tags": tags}),
+        "name": name,
+        "method": method,
+        "dataset": dataset,
+        "seed": seed,
+        "config": dict(ID_CONFIG if config is None else config),
+        "split_hash": split_hash,
+        "status": status,
+        "family": family,
+        "uses_collaborative_ids": uses_ids,
+        "memory": {"peak_rss_mb": 900.0},
+    }
+    if tags:
+        record["tags"] = tags
+    if status != "ok":
+        record.update(error="RuntimeError: out of memory", timings={"total_s": 3.0})
+        return record
+    trainable = {"laser": 1_200_000, "llmrec": 4_194_304}.get(name.split("/")[0], 110_000)
+    record.update(
+        metrics={"valid": metrics_from_ranks(valid), "test": metrics_from_ranks(test)},
+        ranks={"valid": valid, "test": test},
+        parameters={
+            "trainable": trainable,
+            "total": trainable + (134_515_008 if family != "ID-based" else 0),
+            "trainable_percent": 100.0 * trainable / (trainable + (134_515_008 if family != "ID-based" else 0)),
+            "llm_side_trainable": 19_008 if family == "Laser" else None,
+        },
+        timings={"fit_s": 10.0, "eval_s": 1.0, "total_s": 11.0},
+        training={"epochs": 4, "best_epoch": 3, "curve": [{"epoch": e, "valid_ndcg@10": 0.02 * (e + 1) + 0.001 * seed} for e in range(4)]},
+    )
+    record.update(extra)
+    return record
+
+
+def write(results: Path, record: dict) -> dict:
+    write_record(record_path(results, record["dataset"], record["name"], record["key"]), record)
+    return record
+
+
+def suite_file(tmp_path: Path, datasets=("ml-100k",), seeds=(0, 1)) -> Path:
+    path = tmp_path / "toy.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            datasets: [{", ".join(datasets)}]
+            seeds: [{", ".join(map(str, seeds))}]
+            methods:
+              sasrec: {{max_seq_length: 20}}
+              bert4rec: {{max_seq_length: 20}}
+              llmrec: {{method: gru4rec, max_seq_length: 20}}
+              laser: {{method: laser, max_seq_length: 20}}
+            """
+        )
+    )
+    return path
+
+
+def main_tables(records, metrics=("recall@10", "ndcg@10", "mrr")):
+    runs = rt.runs_frame(records, metrics)
+    summary = rt.by_family(rt.add_places(rt.summarize(runs, metrics, rows=("family", "name", "method", "uses_ids"))))
+    return summary, rt.improvements(summary, records)
+
+
+def seeded(names=("sasrec", "bert4rec", "llmrec", "laser"), seeds=(0, 1)) -> list[dict]:
+    return [make_record(n, s) for n in names for s in seeds]
+
+
+# ---------------------------------------------------------------- the main table's numbers
+
+
+def test_bold_and_underline_land_on_the_true_best_and_runner_up():
+    records = seeded()
+    summary, improv = main_tables(records)
+    col = summary[summary["metric"] == "ndcg@10"].set_index("name")
+    truth = {n: np.mean([r["metrics"]["test"]["ndcg@10"] for r in records if r["name"] == n]) for n in METHODS}
+    ordered = sorted(truth, key=truth.get, reverse=True)
+    assert col.loc[ordered[0], "place"] == 1 and ordered[0] == "laser"
+    assert col.loc[ordered[1], "place"] == 2
+    assert (col.drop(ordered[:2])["place"] == 0).all()
+    assert col.loc["laser", "mean"] == pytest.approx(truth["laser"])
+
+    view = reports.main_view(summary, improv, ["recall@10", "ndcg@10", "mrr"])
+    laser_row = next(r for r in view.rows if r[1].text == "laser")
+    runner_row = next(r for r in view.rows if r[1].text == ordered[1])
+    ndcg = view.columns.index("NDCG@10")
+    assert laser_row[ndcg].bold and not laser_row[ndcg].underline
+    assert runner_row[ndcg].underline and not runner_row[ndcg].bold
+    assert r"\textbf{" + f"{truth['laser']:.4f}" in reports.cell_latex(laser_row[ndcg])
+    assert "± " in laser_row[ndcg].text  # two seeds: mean ± std
+
+
+def test_rows_are_grouped_by_family_in_the_papers_order():
+    records = [make_record(n) for n in ("laser", "llmrec", "sasrec", "bert4rec")]
+    summary, improv = main_tables(records)
+    view = reports.main_view(summary, improv, ["ndcg@10"])
+    assert [r[1].text for r in view.rows] == ["sasrec", "bert4rec", "llmrec", "laser", "Improv."]
+    assert [r[0].text for r in view.rows] == ["ID-based", "", "LLM-based (tuned LLM)", "Laser", ""]
+    assert view.breaks == [2, 3, 4]
+    assert [r[2].text for r in view.rows[:4]] == ["yes", "yes", "no", "yes"]
+
+
+def test_improv_is_the_gain_over_the_best_non_laser_method():
+    records = seeded()
+    summary, improv = main_tables(records)
+    for metric in ("recall@10", "ndcg@10", "mrr"):
+        mean = {n: np.mean([r["metrics"]["test"][metric] for r in records if r["name"] == n]) for n in METHODS}
+        best_base = max(("sasrec", "bert4rec", "llmrec"), key=mean.get)
+        row = improv.set_index("metric").loc[metric]
+        assert row["baseline"] == best_base and row["laser"] == "laser"
+        assert row["improv_percent"] == pytest.approx((mean["laser"] - mean[best_base]) / mean[best_base] * 100)
+    view = reports.main_view(summary, improv, ["ndcg@10"])
+    gain = improv.set_index("metric").loc["ndcg@10", "improv_percent"]
+    assert view.rows[-1][3].text == f"{gain:+.1f}%"
+
+
+def test_wilcoxon_marks_a_clearly_better_laser_and_not_an_identical_one():
+    better, _ = main_tables(seeded(("sasrec", "laser")))
+    improv = rt.improvements(better, seeded(("sasrec", "laser")))
+    assert improv["significant"].all() and (improv["p_value"] < 1e-4).all()
+    assert (improv["seeds"] == 2).all() and (improv["users"] == N_USERS).all()
+    view = reports.main_view(better, improv, ["recall@10", "ndcg@10", "mrr"])
+    assert [c.mark for c in view.rows[-1][3:]] == ["*", "*", "*"]
+    assert any("Wilcoxon signed-rank" in n for n in view.notes)
+
+    same = [make_record("sasrec", s) for s in (0, 1)] + [make_record("laser", s, ranks=ranks_for(0.06, s)) for s in (0, 1)]
+    summary, improv = main_tables(same)
+    assert (improv["improv_percent"] == 0).all() and (improv["p_value"] == 1.0).all() and not improv["significant"].any()
+    assert all(c.mark == "" for c in reports.main_view(summary, improv, ["ndcg@10"]).rows[-1])
+
+
+def test_wilcoxon_pairs_by_seed():
+    a = {0: [1, 2, 3, 4] * 20, 1: [1] * 80}
+    b = {0: [2, 3, 4, 5] * 20, 7: [1] * 80}
+    p, users, seeds = rt.paired_wilcoxon(a, b, "mrr")
+    assert (users, seeds) == (80, 1) and p < 0.05
+    assert rt.paired_wilcoxon({0: [1, 2]}, {1: [1, 2]}, "mrr")[2] == 0
+
+
+def test_failed_runs_show_failed_never_zero_or_blank(tmp_path):
+    records = [make_record("sasrec"), make_record("bert4rec", status="failed"), make_record("laser"), make_record("laser", 1, status="failed")]
+    unbuilt = make_record("llmrec", status="failed")  # failed before the method said its family
+    del unbuilt["family"], unbuilt["uses_collaborative_ids"]
+    records.append(unbuilt)
+    for r in records:
+        write(tmp_path / "results", r)
+    suite = suite_file(tmp_path, seeds=(0, 1))
+    reports.build_reports(tmp_path / "results", tmp_path / "out", suite=str(suite))
+    table = pd.read_csv(tmp_path / "out" / "toy" / "main_table.csv")
+    bert = table[table["name"] == "bert4rec"]
+    assert (bert["mean"] == "failed").all() and (bert["status"] == "failed").all()
+    assert (table[table["name"] == "laser"]["status"] == "partial").all()
+    readme = (tmp_path / "out" / "toy" / "README.md").read_text()
+    bert_line = next(line for line in readme.splitlines() if "| bert4rec |" in line)
+    assert bert_line.count("failed") == 3 and "0.0000" not in bert_line
+    assert "| Other | llmrec | ? | failed | failed | failed |" in readme
+    laser_line = next(line for line in readme.splitlines() if "| laser |" in line)
+    assert "<sup>†</sup>" in laser_line
+    tex = (tmp_path / "out" / "toy" / "main_table.tex").read_text()
+    assert "bert4rec & yes & failed & failed & failed" in tex
+    params = pd.read_csv(tmp_path / "out" / "toy" / "parameters.csv")
+    assert params.set_index("name").loc["bert4rec", "trainable"] == "failed"
+
+
+def test_mixed_split_hashes_are_an_error_naming_runs_and_hashes(tmp_path):
+    write(tmp_path, make_record("sasrec", split_hash="aaaa111122223333"))
+    write(tmp_path, make_record("sasrec", split_hash="bbbb111122223333"))
+    write(tmp_path, make_record("laser"))
+    with pytest.raises(UserError) as err:
+        reports.build_reports(tmp_path, tmp_path / "out", suite=str(suite_file(tmp_path)))
+    message = str(err.value)
+    assert "aaaa111122223333" in message and "bbbb111122223333" in message and "sasrec seed 0" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_runs_of_one_spec_on_one_split_are_an_error():
+    records = [make_record("laser", config={"max_seq_length": 20, "llm": "/m/a"}), make_record("laser", config={"max_seq_length": 20, "llm": "/m/b"})]
+    with pytest.raises(UserError, match=r"several runs for laser .*llm='/m/a' vs '/m/b'"):
+        rt.check_consistent(records)
+
+
+def test_suite_selection_matches_name_dataset_seed_and_config(tmp_path):
+    keep = [make_record("sasrec", config={"max_seq_length": 20}), make_record("laser", config={"max_seq_length": 20, "llm": "/models/SmolLM2"})]
+    drop = [
+        make_record("sasrec", 1, config={"max_seq_length": 50}),  # other config
+        make_record("sasrec", 5),  # seed not in the suite
+        make_record("caser"),  # method not in the suite
+        make_record("sasrec", dataset="ml-1m"),  # dataset not in the suite
+    ]
+    chosen = reports.suite_records(drop + keep, str(suite_file(tmp_path)))
+    assert [r["key"] for r in chosen] == [r["key"] for r in keep]
+
+
+def test_other_cut_offs_come_from_the_stored_ranks():
+    records = seeded(("sasrec", "laser"), (0,))
+    metrics = rt.resolve_metrics(ks=[5, 50])
+    assert metrics == ["recall@5", "ndcg@5", "recall@50", "ndcg@50", "mrr"]
+    runs = rt.runs_frame(records, metrics).set_index("name")
+    ranks = np.asarray(records[0]["ranks"]["test"])
+    assert runs.loc["sasrec", "recall@50"] == pytest.approx((ranks <= 50).mean())
+    assert runs.loc["sasrec", "recall@5"] == records[0]["metrics"]["test"]["recall@5"]
+    with pytest.raises(UserError, match="unknown metric 'hit@10'"):
+        rt.resolve_metrics(["hit@10"])
+
+
+# ---------------------------------------------------------------- parameters and ablations
+
+
+def test_parameter_table_backbones_and_counts():
+    records = [make_record("sasrec"), make_record("laser"), make_record("llmrec", config={"llm": "/models/Qwen2.5-0.5B/"})]
+    params = rt.parameter_frame(records).set_index("name")
+    assert params.loc["sasrec", "backbone"] == "-"
+    assert params.loc["laser", "backbone"] == "SmolLM2-135M-Instruct"
+    assert params.loc["llmrec", "backbone"] == "Qwen2.5-0.5B"
+    assert params.loc["laser", "llm_side_trainable"] == 19_008 and params.loc["laser", "trainable"] == 1_200_000
+    assert list(params.index) == ["sasrec", "llmrec", "laser"]
+    assert reports.fmt_count(787_300_000) == "787.3M" and reports.fmt_count(4_194_000) == "4.194M"
+
+
+def ablation_records() -> list[dict]:
+    out = []
+    for seed in (0, 1):
+        cpu = {"profile": "cpu"}
+        out.append(make_record("laser", seed, config=cpu, tags={"component": "suffix", "variant": "full"}))
+        for variant, p in (("no_moe", 0.12), ("no_mformer", 0.08)):
+            out.append(make_record(f"laser/{variant}", seed, p=p, config=cpu, tags={"component": "m_former", "variant": variant}))
+        out.append(make_record("laser/mean_pool", seed, p=0.03, config=cpu, tags={"component": "suffix", "variant": "prefix_only_mean"}))
+    return out
+
+
+def test_ablation_drop_is_relative_to_the_full_model_borrowed_across_components():
+    records = ablation_records()
+    chosen, borrowed = rt.ablation_records(records, "m_former")
+    assert borrowed == "suffix" and sum(rt.tags(r)["variant"] == "full" for r in chosen) == 2
+    summary = rt.ablation_frame(chosen, ["ndcg@10"]).set_index("variant")
+    full = np.mean([r["metrics"]["test"]["ndcg@10"] for r in records if r["name"] == "laser"])
+    no_moe = np.mean([r["metrics"]["test"]["ndcg@10"] for r in records if r["name"] == "laser/no_moe"])
+    assert summary.loc["no_moe", "drop_percent"] == pytest.approx((full - no_moe) / full * 100)
+    assert summary.loc["full", "drop_percent"] == 0
+    assert list(summary.index) == ["full", "no_moe", "no_mformer"]
+
+
+def test_a_shared_full_run_serves_every_component_it_lists():
+    full = make_record("laser", config={"profile": "cpu"}, tags={"component": "m_former", "variant": "full"}, also_tags=[{"component": "suffix", "variant": "full"}])
+    eos = make_record("laser/prefix_only_eos", p=0.05, config={"profile": "cpu", "readout": "eos"}, tags={"component": "suffix", "variant": "prefix_only_eos"})
+    assert rt.components([full, eos]) == ["m_former", "suffix"]
+    chosen, borrowed = rt.ablation_records([full, eos], "suffix")
+    assert borrowed is None and [rt.tags(r) for r in chosen] == [{"component": "suffix", "variant": "full"}, eos["tags"]]
+    summary = rt.ablation_frame(chosen, ["mrr"]).set_index("variant")
+    assert summary.loc["prefix_only_eos", "drop_percent"] > 0
+
+
+def test_experts_grid_reads_k_and_l():
+    records = [
+        make_record(f"laser/K{k}_L{q}", s, p=0.01 * k + 0.001 * q, config={"profile": "cpu", "experts": k, "queries": q}, tags={"component": "experts", "variant": f"K{k}_L{q}"})
+        for k, q in ((2, 4), (6, 4), (4, 6))
+        for s in (0, 1)
+    ]
+    records.append(make_record("laser", config={"profile": "cpu"}, tags={"component": "experts", "variant": "full"}))  # cpu profile: K=4, L=4
+    records.append(make_record("laser/K8_L2", p=0.02, tags={"component": "experts", "variant": "K8_L2"}, config={}) | {"method": "other"})  # from the name
+    grid = rt.expert_grid(records, "recall@10").set_index(["K", "L"])
+    assert sorted(grid.index) == [(2, 4), (4, 4), (4, 6), (6, 4), (8, 2)]
+    expected = np.mean([r["metrics"]["valid"]["recall@10"] for r in records if r["name"] == "laser/K6_L4"])
+    assert grid.loc[(6, 4), "mean"] == pytest.approx(expected) and grid.loc[(6, 4), "n_ok"] == 2
+    view = reports.grid_view(grid.reset_index(), "recall@10")
+    bold = [c.text for row in view.rows for c in row if c.bold]
+    assert bold == [reports.fmt(grid.loc[(4, 4), "mean"])] and grid["mean"].idxmax() == (4, 4)
+
+
+# ---------------------------------------------------------------- published numbers
+
+
+def test_paper_results_csv_holds_the_published_numbers():
+    paper = rt.load_paper_results()
+    laser = paper[(paper["table"] == 2) & (paper["model"] == "Laser")].set_index("dataset")
+    assert laser.loc["scientific", ["recall@10", "ndcg@10", "mrr"]].tolist() == [0.1396, 0.0970, 0.0893]
+    assert laser.loc["arts", "mrr"] == 0.1095
+    assert paper["source"].str.startswith("Zhang et al. 2024, arXiv 2409.01605").all()
+    assert (paper["source"].str.contains(r"Table \d") | paper["table"].eq(3)).all()
+    sasrec = paper[(paper["table"] == 2) & (paper["model"] == "SASRec")].iloc[0]
+    assert sasrec["recall@10"] == 0.1305 and pd.isna(sasrec["ndcg@10"])
+
+
+def test_published_values_sit_beside_ours_when_the_dataset_matches():
+    records = [make_record(n, dataset="amazon-scientific") for n in ("sasrec", "laser")]
+    summary, improv = main_tables(records)
+    published = rt.published_frame(rt.load_paper_results(), 2, ["recall@10", "ndcg@10", "mrr"])
+    summary = rt.attach_published(summary, published, key="method")
+    view = reports.main_view(summary, improv, ["recall@10", "ndcg@10", "mrr"])
+    col = view.columns.index("Recall@10 (paper)")
+    laser = next(r for r in view.rows if r[1].text == "laser")
+    sasrec = next(r for r in view.rows if r[1].text == "sasrec")
+    assert laser[col].text == "0.1396" and sasrec[col].text == "0.1305"
+    assert sasrec[view.columns.index("NDCG@10 (paper)")].text == "–"
+    assert rt.paper_dataset("ml-100k", ["scientific", "pet", "arts"]) is None
+
+
+# ---------------------------------------------------------------- rendering and files
+
+
+def test_latex_escapes_special_characters():
+    assert reports.latex_escape("laser/no_moe") == r"laser/no\_moe"
+    assert reports.latex_escape("50% & $x#{y}~^") == r"50\% \& \$x\#\{y\}\textasciitilde{}\textasciicircum{}"
+    assert reports.latex_escape("0.1 ± 0.2") == r"0.1 $\pm$ 0.2"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One full report: a suite of four methods x two seeds, Laser with expert usage, and ablations."""
+    root = tmp_path_factory.mktemp("report")
+    results = root / "results"
+    usage = {"short histories": [0.5, 0.3, 0.2], "long histories": [0.1, 0.2, 0.7]}
+    for name in METHODS:
+        for seed in (0, 1):
+            extra = {"analysis": {"expert_usage": usage}} if name == "laser" else {}
+            write(results, make_record(name, seed, config={"max_seq_length": 20}, **extra))
+    for record in ablation_records():
+        write(results, record)
+    suite = suite_file(root)
+    paths = reports.build_reports(results, root / "out", suite=str(suite))
+    paths += reports.ablation_report([r for r in ablation_records()], root / "out" / "ablations", list(rt.DEFAULT_METRICS))
+    return root / "out", paths
+
+
+def test_report_files_exist_and_figures_are_real_pngs(built):
+    out, paths = built
+    names = {p.relative_to(out).as_posix() for p in paths}
+    for stem in ("main_table", "parameters"):
+        assert {f"toy/{stem}.csv", f"toy/{stem}.tex"} <= names
+    for figure in ("params_vs_ndcg10", "training_curves", "expert_usage"):
+        for ext in ("png", "pdf"):
+            assert f"toy/{figure}.{ext}" in names
+        png = (out / "toy" / f"{figure}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    assert {"ablations/ablation_m_former.csv", "ablations/ablation_suffix.tex", "ablations/ablation_m_former.png", "ablations/README.md"} <= names
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_readme_embeds_figures_tables_protocol_and_split_hash(built):
+    out, _ = built
+    readme = (out / "toy" / "README.md").read_text()
+    assert "![Trainable parameters (log scale) vs test NDCG@10](params_vs_ndcg10.png)" in readme
+    assert "leave-one-out by time" in readme and "full ranking" in readme and "ties counted against the target" in readme
+    assert "model selection on validation only" in readme and SPLIT in readme
+    assert "| Family | Method | Collab. IDs | ml-100k Recall@10 |" in readme
+    assert "Published (Amazon 2018)" in readme and "0.1396" in readme
+    ablation = (out / "ablations" / "README.md").read_text()
+    assert "laser/no_moe" in ablation and "drop %" in ablation and "w/o MoE" in ablation
+
+
+def test_latex_uses_booktabs_and_escapes_names(built):
+    out, _ = built
+    tex = (out / "ablations" / "ablation_m_former.tex").read_text()
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"laser/no\_moe" in tex and "laser/no_moe" not in tex and r"drop \%" in tex
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+@pytest.mark.parametrize("folder", ["toy", "ablations"])
+def test_latex_tables_compile(built, folder, tmp_path):
+    out, _ = built
+    shutil.copy(out / folder / "tables.tex", tmp_path / "tables.tex")
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "tables.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert (tmp_path / "tables.pdf").stat().st_size > 1000
+
+
+def test_without_suite_every_suite_with_records_and_the_ablations_are_reported(tmp_path):
+    from bench.suites import expand, load_suite
+
+    sasrec = next(s for s in expand(load_suite("main")) if s.name == "sasrec")
+    write(tmp_path / "results", make_record("sasrec", config=sasrec.config))
+    write(tmp_path / "results", make_record("laser/no_moe", tags={"component": "m_former", "variant": "no_moe"}, config={}))
+    paths = reports.build_reports(tmp_path / "results", tmp_path / "out")
+    folders = {p.parent.name for p in paths}
+    assert folders == {"main", "id_all", "ablations"}
+
+
+def test_no_records_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no run records"):
+        reports.build_reports(tmp_path, tmp_path / "out")
+    write(tmp_path, make_record("sasrec"))
+    with pytest.raises(UserError, match="belongs to suite 'main'"):
+        reports.build_reports(tmp_path, tmp_path / "out", suite="main")
+
+
+def test_cli_report_prints_the_written_paths(tmp_path, capsys):
+    from bench.cli import main
+
+    for name in ("sasrec", "laser"):
+        write(tmp_path / "results", make_record(name))
+    suite = suite_file(tmp_path, seeds=(0,))
+    code = main(["--results", str(tmp_path / "results"), "report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--ks", "20"])
+    printed = capsys.readouterr().out.split()
+    assert code == 0 and str(tmp_path / "out" / "toy" / "main_table.csv") in printed
+    assert "NDCG@20" in (tmp_path / "out" / "toy" / "README.md").read_text()
+
+
+def test_importing_the_report_modules_loads_no_heavy_library():
+    code = "import sys, bench.reports, bench.report_tables, bench.report_figures; print(sorted({'pandas', 'matplotlib', 'scipy', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
