@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             value = getattr(args, flag, None)
             if value is not None and value < 1:
                 raise UserError(f"--{flag} must be >= 1, got {value}")
+        for seed in getattr(args, "seeds", None) or ():
+            if seed < 0:
+                raise UserError(f"--seeds: seed {seed} must be a non-negative integer")
         return args.func(args)
     except UserError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

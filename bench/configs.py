@@ -20,14 +20,48 @@ def from_mapping(cls: type[C], values: Mapping[str, Any] | None, where: str) -> 
         raise UserError(f"{where}: expected a mapping of key: value settings, got {type(values).__name__} {values!r}")
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for key in values:
+    for key, value in values.items():
         if key not in fields:
             raise UserError(f"{where}: unknown key {key!r}{did_you_mean(key, fields)}")
+        _check_type(where, key, fields[key].type, value)
     try:
         obj = cls(**values)
+    except UserError as exc:  # a __post_init__ check: say which config it is about
+        raise UserError(f"{where}: {exc}") from None
     except TypeError as exc:
         raise UserError(f"{where}: {exc}") from None
     return obj
+
+
+# Field annotations (strings, under `from __future__ import annotations`) checked by from_mapping.
+_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "dict": (dict,), "list": (list,)}
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string", "dict": "a mapping", "list": "a list"}
+
+
+def _check_type(where: str, key: str, annotation: Any, value: Any) -> None:
+    """Reject a value of the wrong simple type (`epochs: "3"`, `lr: 1e-3` read as text by YAML)."""
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    parts = [p.strip() for p in name.split("|")]
+    wanted = [p for p in parts if p != "None"]
+    if not wanted or any(p not in _SIMPLE_TYPES for p in wanted):
+        return  # a type we do not check here
+    if value is None and "None" in parts:
+        return
+    if isinstance(value, bool) and "bool" not in wanted:
+        ok = False
+    else:
+        ok = any(isinstance(value, _SIMPLE_TYPES[p]) for p in wanted)
+    if ok:
+        return
+    expected = " or ".join(_TYPE_WORDS[p] for p in wanted) + (" or null" if "None" in parts else "")
+    hint = ""
+    if isinstance(value, str) and any(p in ("int", "float") for p in wanted):
+        try:
+            float(value)
+            hint = f" (YAML reads {value} as text: write it with a dot and a signed exponent, e.g. 1.0e-3)" if "e" in value.lower() else " (remove the quotes)"
+        except ValueError:
+            pass
+    raise UserError(f"{where}: {key} must be {expected}, got {value!r}{hint}")
 
 
 def canonical_json(obj: Any) -> str:

@@ -21,7 +21,7 @@ OTHER_FAMILY = "Other"  # records that failed before their method said which fam
 DEFAULT_METRICS = ("recall@10", "ndcg@10", "mrr")
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct"
 ALPHA = 0.05
-PAPER_RESULTS = Path(__file__).parent / "data" / "paper_results.csv"
+PAPER_RESULTS = Path(__file__).parent / "reference" / "paper_results.csv"
 PAPER_SOURCE = "Zhang et al. 2024, arXiv 2409.01605"
 PAPER_DATASETS = "Amazon 2018"
 # the paper's table for each ablation component's variant table (None: no published numbers);

@@ -26,11 +26,6 @@ class SuiteConfig:
     methods: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, kind in (("datasets", list), ("seeds", list), ("split", dict), ("methods", dict)):
-            value = getattr(self, key)
-            if not isinstance(value, kind):
-                shape = "a list, e.g. [a, b]" if kind is list else "a mapping of key: value"
-                raise UserError(f"suite {self.name!r}: {key} must be {shape}, got {type(value).__name__} {value!r}")
         for dataset in self.datasets:
             if not isinstance(dataset, str) or not dataset:
                 raise UserError(f"suite {self.name!r}: dataset {dataset!r} must be a name or a directory path")
@@ -76,9 +71,6 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
     from bench.methods import METHODS
 
-    for seed in seeds or ():
-        if seed < 0:
-            raise UserError(f"--seeds: seed {seed} must be a non-negative integer")
     chosen = dict(suite.methods)
     if methods:
         for m in methods:

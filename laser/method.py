@@ -73,7 +73,9 @@ class LaserMethod(Method):
             backbone = self._injected_backbone
         else:
             backbone = load_backbone(self.cfg.llm, self.cfg.dtype, self.cfg.trust_remote_code)
-        if id_encoder is None and self.cfg.prefix != "none":
+        if self.cfg.prefix == "none":
+            id_encoder = None
+        elif id_encoder is None:
             id_encoder = self._encoder(split, ctx)
         prompts = PromptBuilder(backbone.tokenizer, split.dataset.item_text, self.cfg.template, self.cfg.history)
         self.backbone_params = backbone.n_params
@@ -136,7 +138,7 @@ class LaserMethod(Method):
             loss.backward()
             optimizer.step()
             total += loss_iic.item() * len(batch)
-            balance_total += float(balance) * len(batch)
+            balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
             tokens += sum(len(self.model.prompts.user_ids(h)) for h, _ in batch)
         dt = time.perf_counter() - t0

@@ -54,11 +54,13 @@ def no_training(monkeypatch):
     """Reaching a method's fit() is a test failure (pytest.fail is a BaseException, so the
     runner's `except Exception` cannot turn it into a 'failed' record)."""
     from baselines.recbole_models import RecBoleMethod
+    from laser.method import LaserMethod
 
     def refuse(self, split, ctx):
         pytest.fail("training started: this bad input was not caught before fit()")
 
-    monkeypatch.setattr(RecBoleMethod, "fit", refuse)
+    for cls in (RecBoleMethod, LaserMethod):
+        monkeypatch.setattr(cls, "fit", refuse)
 
 
 def run_cli(argv: list[str], results: Path, capsys) -> tuple[int, str, str]:
@@ -287,8 +289,8 @@ CONFIG_CASES = {
     "--methods not in suite": _suite_case("{sasrec: {epochs: 1}}", "", "--methods: 'gru4rec' is not a method of suite 'suite' (it has: sasrec)", argv=("--methods", "gru4rec")),
     "suite key seed (not seeds)": _suite_case("{sasrec: {epochs: 1}}", "seed: [1]", "suite.yaml: unknown key 'seed' (did you mean: seeds?)"),
     "suite key datset": _raw_suite("datset: [DATA]\nmethods: {sasrec: {}}\n", "suite.yaml: unknown key 'datset' (did you mean: datasets?)"),
-    "methods as a list": _raw_suite("datasets: [DATA]\nmethods: [sasrec]\n", "methods must be a mapping of key: value, got list ['sasrec']"),
-    "datasets as a string": _raw_suite("datasets: DATA\nmethods: {sasrec: {}}\n", "datasets must be a list, e.g. [a, b], got str"),
+    "methods as a list": _raw_suite("datasets: [DATA]\nmethods: [sasrec]\n", "suite.yaml: methods must be a mapping, got ['sasrec']"),
+    "datasets as a string": _raw_suite("datasets: DATA\nmethods: {sasrec: {}}\n", "suite.yaml: datasets must be a list, got '"),
     "method config not a mapping": _suite_case("{sasrec: 3}", "", "method 'sasrec' needs a mapping of settings, got 3"),
     "sasrec key epoch (not epochs)": _suite_case("{sasrec: {epoch: 3}}", "", "method SASRec: unknown key 'epoch' (did you mean: epochs?)"),
     "sasrec top-level hiden_size": _suite_case("{sasrec: {hiden_size: 64}}", "", "method SASRec: unknown key 'hiden_size'"),
@@ -298,14 +300,16 @@ CONFIG_CASES = {
     "include not a file name": _raw_suite("include: 3\ndatasets: [DATA]\n", "suite.yaml: include must be a file name or a list of file names, got 3"),
     "include missing file": _include_missing,
     "include cycle": _include_cycle,
-    "epochs 0": _suite_case("{sasrec: {epochs: 0}}", "", "RecBole setting epochs must be a positive integer, got 0"),
+    "epochs 0": _suite_case("{sasrec: {epochs: 0}}", "", "method SASRec: RecBole setting epochs must be a positive integer, got 0"),
+    "epochs quoted": _suite_case("{sasrec: {epochs: '3'}}", "", "method SASRec: epochs must be an integer, got '3' (remove the quotes)"),
     "negative learning_rate": _suite_case("{sasrec: {learning_rate: -0.1}}", "", "RecBole setting learning_rate must be > 0, got -0.1"),
-    "learning_rate a string": _suite_case("{sasrec: {learning_rate: fast}}", "", "method SASRec: "),
-    "k_core -1": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: -1}", "split setting k_core must be a non-negative integer, got -1"),
+    "learning_rate a word": _suite_case("{sasrec: {learning_rate: fast}}", "", "method SASRec: learning_rate must be a number, got 'fast'"),
+    "learning_rate 1e-3 (YAML text)": _suite_case("{sasrec: {learning_rate: 1e-3}}", "", "method SASRec: learning_rate must be a number, got '1e-3' (YAML reads 1e-3 as text"),
+    "k_core -1": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: -1}", "split settings: split setting k_core must be a non-negative integer, got -1"),
     "split key kcore": _suite_case("{sasrec: {epochs: 1}}", "split: {kcore: 5}", "split settings: unknown key 'kcore' (did you mean: k_core?)"),
-    "split not a mapping": _suite_case("{sasrec: {epochs: 1}}", "split: [k_core]", "split must be a mapping of key: value, got list"),
+    "split not a mapping": _suite_case("{sasrec: {epochs: 1}}", "split: [k_core]", "suite.yaml: split must be a mapping, got ['k_core']"),
     "k_core removes everything": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: 50}", "toy.inter: nothing is left after 50-core filtering"),
-    "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "seed -1 must be a non-negative integer"),
+    "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "suite.yaml: suite 'suite': seed -1 must be a non-negative integer"),
     "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "--seeds: seed -1 must be a non-negative integer", argv=("--seeds", "-1")),
     "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "--jobs must be >= 1, got 0", argv=("--jobs", "0")),
     "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "--threads must be >= 1, got -2", argv=("--threads", "-2")),
@@ -341,16 +345,17 @@ def test_corrupt_run_record_via_cli(tmp_path, capsys):
         (["run", "--suite", "SUITE", "--jobs", "x"], "argument --jobs: invalid int value: 'x'"),
         (["run", "--suite", "SUITE", "--seed", "1"], "unrecognized arguments: --seed 1"),  # no abbreviation of --seeds
         (["run", "--suite", "SUITE", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
+        (["ablate", "--component", "stages", "--seeds", "-3"], "--seeds: seed -3 must be a non-negative integer"),
         ([], "the following arguments are required: command"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
-    ids=["--jobs x", "--seed (abbreviated)", "unknown flag", "no command", "unknown command"],
+    ids=["--jobs x", "--seed (abbreviated)", "unknown flag", "ablate --seeds -3", "no command", "unknown command"],
 )
 def test_bad_command_line(argv, expected, tmp_path, capsys):
     suite = suite_for(tmp_path, good_data(tmp_path / "data"))
     results = tmp_path / "results"
     rc, out, err = run_cli([str(suite) if a == "SUITE" else a for a in argv], results, capsys)
-    assert_clean_failure(rc, out, err, results, expected, "(see: bench")
+    assert_clean_failure(rc, out, err, results, expected)
 
 
 def test_unknown_dataset_name_in_data_stats(tmp_path, capsys):

@@ -31,6 +31,13 @@ def results(tmp_path_factory, split):
     return root
 
 
+@pytest.fixture(scope="module")
+def encoder(split, results, tmp_path_factory):
+    """The frozen BERT4Rec, trained once (1 epoch) and shared, as variants share it in real runs."""
+    method, ctx = make(split, results, tmp_path_factory.mktemp("enc"))
+    return method._encoder(split, ctx)
+
+
 def make(split, results, tmp_path, **overrides):
     backbone = tiny_backbone(split.dataset.item_text[1:])
     method = LaserMethod({**TINY_LASER, **overrides}, backbone=backbone)
@@ -38,12 +45,12 @@ def make(split, results, tmp_path, **overrides):
     return method, ctx
 
 
-def test_gradients_reach_only_trainable_parts_and_frozen_weights_stay_bit_identical(split, results, tmp_path):
+def test_gradients_reach_only_trainable_parts_and_frozen_weights_stay_bit_identical(split, encoder, results, tmp_path):
     method, ctx = make(split, results, tmp_path)
-    model = method.build(split, ctx)
+    model = method.build(split, ctx, encoder)
     llm_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
     enc_before = {k: v.clone() for k, v in model.id_encoder.state_dict().items()}
-    method.fit(split, ctx, id_encoder=model.id_encoder)
+    method.fit(split, ctx, id_encoder=encoder)
     model = method.model
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith(("prefix.", "suffix")) for n in trainable)
@@ -95,9 +102,9 @@ def test_balance_loss_equals_hand_computed_example():
     assert m.balance_loss(skewed, valid).item() == pytest.approx(2 * (1.0 * 0.85 + 0.0 * 0.15))
 
 
-def test_item_embedding_is_the_user_path_with_a_one_item_history(split, results, tmp_path):
+def test_item_embedding_is_the_user_path_with_a_one_item_history(split, encoder, results, tmp_path):
     method, ctx = make(split, results, tmp_path)
-    model = method.build(split, ctx)
+    model = method.build(split, ctx, encoder)
     model.eval()
     items = model.encode_items(split.n_items, batch_size=50)
     with torch.inference_mode():
@@ -120,12 +127,12 @@ def test_scores_are_cosine_over_tau():
     "component,variant",
     [(c, v) for c in ("m_former", "prefix", "suffix", "stages", "template", "experts") for v in variants(c, "cpu") if v != "full"][:20],
 )
-def test_each_ablation_variant_builds_and_trains(split, results, tmp_path, component, variant):
+def test_each_ablation_variant_builds_and_trains(split, encoder, results, tmp_path, component, variant):
     overrides = variants(component, "cpu")[variant]
     if component == "experts":  # keep the grid's meaning at tiny scale
         overrides = {"experts": min(overrides["experts"], 6), "queries": min(overrides["queries"], 6)}
     method, ctx = make(split, results, tmp_path, **overrides)
-    info = method.fit(split, ctx)
+    info = method.fit(split, ctx, id_encoder=encoder)
     scores = method.score(split.histories("test")[:5])
     assert scores.shape == (5, split.n_items + 1) and torch.isfinite(scores[:, 1:]).all()
     assert info["epochs"] == method.cfg.stage1_epochs + method.cfg.stage2_epochs
@@ -133,25 +140,25 @@ def test_each_ablation_variant_builds_and_trains(split, results, tmp_path, compo
     assert 0 < counts.trainable < counts.total
 
 
-def test_llm_side_parameters_are_virtual_tokens_times_hidden(split, results, tmp_path):
+def test_llm_side_parameters_are_virtual_tokens_times_hidden(split, encoder, results, tmp_path):
     method, ctx = make(split, results, tmp_path)
-    model = method.build(split, ctx)
+    model = method.build(split, ctx, encoder)
     assert model.llm_side_parameters() == (TINY_LASER["queries"] + 1) * 32
 
 
-def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, results, tmp_path):
+def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, results, tmp_path):
     from bench.runner import evaluate
 
     a, ctx_a = make(split, results, tmp_path / "a")
-    a.fit(split, ctx_a)
+    a.fit(split, ctx_a, encoder)
     _, metrics_a = evaluate(a, split, "test")
     # a run stopped after stage 1 and resumed from its checkpoint
     b, ctx_b = make(split, results, tmp_path / "b", stage2_epochs=0)
-    b.fit(split, ctx_b)
+    b.fit(split, ctx_b, encoder)
     c, _ = make(split, results, tmp_path / "b")
-    c.fit(split, ctx_b)
+    c.fit(split, ctx_b, encoder)
     _, metrics_c = evaluate(c, split, "test")
     assert metrics_c == metrics_a
     d, ctx_d = make(split, results, tmp_path / "d")
-    d.fit(split, ctx_d)
+    d.fit(split, ctx_d, encoder)
     assert evaluate(d, split, "test")[1] == metrics_a
