@@ -8,7 +8,8 @@ predicting its last training item. The history of a row is capped at `history` i
 Stage 1 re-encodes the item matrix I at the start of every epoch (no gradient through I;
 the matrix encoded after epoch e serves epoch e + 1 and epoch e's validation) and keeps the
 epoch with the best validation NDCG@10. Stage 2 starts from that epoch's weights, freezes its
-I, and again keeps the best epoch. Interrupted training resumes from the last finished epoch;
+I, and again keeps the best epoch. The final model is the best validated epoch of the two
+stages (stage 2 wins ties only if it is strictly better). Interrupted training resumes from the last finished epoch;
 every random draw is seeded per (stage, epoch), so a resumed run equals an uninterrupted one.
 """
 
@@ -72,7 +73,10 @@ class LaserMethod(Method):
         if self._injected_backbone is not None:
             backbone = self._injected_backbone
         else:
-            backbone = load_backbone(self.cfg.llm, self.cfg.dtype, self.cfg.trust_remote_code)
+            from laser.model import bf16_supported
+
+            dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
+            backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
         if self.cfg.prefix == "none":
             id_encoder = None
         elif id_encoder is None:
@@ -197,7 +201,8 @@ class LaserMethod(Method):
             if stage == "stage1" and n_epochs["stage1"] == 0 and state["items"] is None:
                 state["items"] = encode_items()  # no stage 1: stage 2 trains against the untrained model's I
 
-        final = state["best"].get("stage2") or state["best"].get("stage1")
+        # the final model is the best validated epoch of either stage
+        final = max(state["best"].values(), key=lambda b: b["valid_ndcg@10"])
         self.model.load_state_dict(final["weights"], strict=False)
         self.items = final["items"].to(self._device())
         self.analysis = self._expert_usage(split)
