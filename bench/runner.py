@@ -187,7 +187,11 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
 def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None) -> list[dict]:
     from tqdm import tqdm
 
+    from bench.methods import METHODS
+
     results = Path(results)
+    for spec in specs:  # a typo in a method's config fails here, before any data is read
+        METHODS.get(spec.method)(spec.config)
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
     cores = os.cpu_count() or 1
     threads = threads or max(1, cores // max(jobs, 1))

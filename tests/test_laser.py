@@ -162,3 +162,18 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, 
     d, ctx_d = make(split, results, tmp_path / "d")
     d.fit(split, ctx_d, encoder)
     assert evaluate(d, split, "test")[1] == metrics_a
+
+
+def test_training_rows_never_hold_a_users_validation_or_test_target(split):
+    method = LaserMethod({**TINY_LASER, "examples": "all_prefixes"})
+    rows = method.training_rows(split, seed=0, stage="stage1", epoch=0)
+    assert len(rows) == sum(len(s) - 1 for s in split.train)
+    # every row is (capped prefix of a user's training sequence, the item that follows it there) ...
+    H = method.cfg.history
+    allowed = {(tuple(s[max(0, j - H) : j]), s[j]) for s in split.train for j in range(1, len(s))}
+    assert set(rows) == allowed
+    # ... and training sequences hold neither held-out target of their user
+    for train, v, t in zip(split.train, split.valid_target, split.test_target):
+        assert v not in train and t not in train
+    sampled = LaserMethod(TINY_LASER).training_rows(split, 0, "stage1", 0)
+    assert len(sampled) == split.n_users and set(sampled) <= allowed
