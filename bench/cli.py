@@ -95,13 +95,53 @@ def cmd_report(args) -> int:
 
 def cmd_data_stats(args) -> int:
     from bench.datasets import load_dataset
+    from bench.importers import short_sci, stats_rows, write_stats
 
-    d = load_dataset(args.name)
-    s = d.stats()
-    print(f"{'dataset':12s} {'users':>8s} {'items':>8s} {'inters':>10s} {'avg_len':>8s} {'density':>9s}")
-    print(f"{d.name:12s} {s['users']:8d} {s['items']:8d} {s['interactions']:10d} {s['avg_len']:8.2f} {s['density']:9.2e}")
-    if d.duplicates_dropped:
-        print(f"({d.duplicates_dropped} exact duplicate (user, item, timestamp) rows dropped, first kept)")
+    datasets = [load_dataset(name, results=_results(args)) for name in args.names]
+    rows = stats_rows(datasets)
+    w = max([12] + [len(r["dataset"]) for r in rows])
+    print(f"{'dataset':{w}s} {'users':>8s} {'items':>8s} {'inters':>10s} {'avg_len':>8s} {'density':>9s}")
+    for r in rows:
+        print(f"{r['dataset']:{w}s} {r['users']:8d} {r['items']:8d} {r['interactions']:10d} {r['avg_len']:8.2f} {short_sci(r['density']):>9s}")
+    for d in datasets:
+        if d.duplicates_dropped:
+            print(f"({d.name}: {d.duplicates_dropped} exact duplicate (user, item, timestamp) rows dropped, first kept)")
+    for path in write_stats(rows, Path(args.out)):
+        print(path)
+    return 0
+
+
+def _check_k_core(args) -> None:
+    from bench.errors import UserError
+
+    if args.k_core < 0:
+        raise UserError(f"--k-core must be >= 0, got {args.k_core}")
+
+
+def cmd_import_amazon(args) -> int:
+    from bench.importers import import_amazon
+
+    _check_k_core(args)
+    result = import_amazon(Path(args.reviews), Path(args.meta), args.name, _results(args), k_core=args.k_core, force=args.force)
+    print(result.summary("amazon"))
+    return 0
+
+
+def cmd_import_movielens(args) -> int:
+    from bench.importers import import_movielens
+
+    _check_k_core(args)
+    result = import_movielens(Path(args.path), args.name, _results(args), k_core=args.k_core, force=args.force)
+    print(result.summary("movielens"))
+    return 0
+
+
+def cmd_data_export(args) -> int:
+    from bench.datasets import load_dataset
+    from bench.importers import export_atomic
+
+    for path in export_atomic(load_dataset(args.name, results=_results(args)), Path(args.out), split=args.split, split_format=args.split_format):
+        print(path)
     return 0
 
 
@@ -117,6 +157,13 @@ class _Parser(argparse.ArgumentParser):
         from bench.errors import UserError
 
         raise UserError(f"{message} (see: {self.prog} --help)")
+
+
+def cmd_perf(args) -> int:
+    from bench.perf import run_perf
+
+    run_perf(args.methods, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,11 +203,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ks", nargs="+", type=int, help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
     s.set_defaults(func=cmd_report)
 
+    s = sub.add_parser("perf", help="training/encoding throughput and memory of Laser vs LLM baselines, in one sitting")
+    s.add_argument("--methods", nargs="+", default=["laser", "lora", "full_ft"])
+    s.add_argument("--steps", type=int, default=4)
+    s.add_argument("--batch", type=int, default=8)
+    s.add_argument("--out", default="reports/perf.csv")
+    s.add_argument("--llm")
+    s.set_defaults(func=cmd_perf)
+
     s = sub.add_parser("data", help="dataset tools")
     dsub = s.add_subparsers(dest="data_command", required=True)
-    st = dsub.add_parser("stats", help="users, items, interactions, average length, density")
-    st.add_argument("name")
+    st = dsub.add_parser("stats", help="users, items, interactions, average length, density (the paper's Table 1)")
+    st.add_argument("names", nargs="+", metavar="name", help="dataset names or atomic directories")
+    st.add_argument("--out", default=str(Path("reports") / "datasets"), help="folder for dataset_stats.csv and .tex")
     st.set_defaults(func=cmd_data_stats)
+
+    im = dsub.add_parser("import", help="import a public dump as an atomic dataset under <results>/datasets/NAME")
+    isub = im.add_subparsers(dest="source", required=True)
+    a = isub.add_parser("amazon", help="Amazon 2018 reviews + metadata (JSON lines, plain or .gz)")
+    a.add_argument("--reviews", required=True, help="reviews file (reviewerID, asin, unixReviewTime)")
+    a.add_argument("--meta", required=True, help="metadata file (asin, title, brand, category)")
+    a.add_argument("--name", required=True)
+    a.add_argument("--k-core", type=int, default=5, help="iterated k-core after dropping untitled items (0: none)")
+    a.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
+    a.set_defaults(func=cmd_import_amazon)
+    m = isub.add_parser("movielens", help="ml-1m / ml-10m (.dat) or ml-20m / ml-25m (.csv) folder")
+    m.add_argument("--path", required=True, help="folder with ratings.dat + movies.dat or ratings.csv + movies.csv")
+    m.add_argument("--name", required=True)
+    m.add_argument("--k-core", type=int, default=0, help="iterated k-core (default 0: none)")
+    m.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
+    m.set_defaults(func=cmd_import_movielens)
+
+    ex = dsub.add_parser("export", help="write a dataset's RecBole atomic files (and its split) to a folder")
+    ex.add_argument("name")
+    ex.add_argument("--out", required=True, help="folder for NAME.inter, NAME.item (RecBole reads <data_path>/NAME/NAME.inter: use --out <data_path>/NAME)")
+    ex.add_argument("--split", action="store_true", help="also NAME.{train,valid,test}.inter (leave-one-out) for benchmark_filename")
+    ex.add_argument("--split-format", choices=["plain", "sequential"], default="plain",
+                    help="plain: user_id, item_id, timestamp (= position), for RecBole's general models; "
+                    "sequential: user_id, item_id_list, item_id, which its sequential models need")
+    ex.set_defaults(func=cmd_data_export)
     return p
 
 

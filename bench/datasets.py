@@ -26,22 +26,24 @@ def _ml_100k(k_core: int = 0) -> Dataset:
 DATASETS.add("ml-100k", _ml_100k, help="MovieLens 100K as shipped inside recbole (read in place; title, year, genres)")
 
 
-def imported_root() -> Path:
-    return Path("results") / "datasets"
+def imported_root(results: Path | str = "results") -> Path:
+    """Where `bench data import` writes datasets: <results>/datasets/<name>/."""
+    return Path(results) / "datasets"
 
 
-def load_dataset(name_or_path: str, k_core: int = 0) -> Dataset:
-    """A registered name, a dataset imported under results/datasets/, or an atomic directory path."""
+def load_dataset(name_or_path: str, k_core: int = 0, results: Path | str = "results") -> Dataset:
+    """A registered name, a dataset imported under <results>/datasets/, or an atomic directory path."""
     if name_or_path in DATASETS:
         return DATASETS.get(name_or_path)(k_core=k_core)
     path = Path(name_or_path)
-    if (imported_root() / name_or_path).is_dir():
-        path = imported_root() / name_or_path
+    root = imported_root(results)
+    if name_or_path and not name_or_path.startswith(".") and (root / name_or_path).is_dir():
+        path = root / name_or_path
     if path.is_dir():
         return load_atomic(path, k_core=k_core)
     if "/" in name_or_path or name_or_path.startswith("."):
         raise UserError(f"{name_or_path}: dataset directory not found")
     known = list(DATASETS)
-    if imported_root().is_dir():
-        known += [p.name for p in imported_root().iterdir() if p.is_dir()]
+    if root.is_dir():
+        known += [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     raise unknown("dataset", name_or_path, known)

@@ -32,7 +32,7 @@ def prepare_split(dataset: str, results: Path, settings: dict | None = None) -> 
     from bench.datasets import load_dataset
 
     split_settings = from_mapping(SplitSettings, settings, "split settings")
-    data = load_dataset(dataset, k_core=split_settings.k_core)
+    data = load_dataset(dataset, k_core=split_settings.k_core, results=results)
     split = leave_one_out(data, split_settings)
     save_split(results, split)
     return load_saved_split(results, split)

@@ -1,0 +1,133 @@
+"""`bench perf`: one sitting, one workload, several methods; ratios are the headline.
+
+For each method (each in its own subprocess, so peak RSS is its own) on the same backbone and
+the same ml-100k users: training examples/s and tokens/s over a few steps after a warm-up,
+achieved FLOP/s against the matrix-multiply peak measured in the same run, peak memory, and
+for Laser the item-matrix encoding throughput. The full-ranking evaluator's throughput is
+measured once. FLOPs are estimated as 2 x (non-embedding backbone parameters) per token for
+a forward pass and 2x that again for the backward pass through the activations, plus 2x more
+where the backbone's own weights get gradients (full fine-tune); attention's quadratic term
+is left out, so the figure is a lower bound.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_METHODS = ("laser", "lora", "full_ft")
+
+
+def gemm_peak(n: int = 1024, repeats: int = 5) -> dict[str, float]:
+    import torch
+
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        out[f"gemm_{name}_gflops"] = round(2 * n**3 * repeats / (time.perf_counter() - t) / 1e9, 1)
+    return out
+
+
+def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
+    import torch
+
+    from bench.metrics import ranks_from_scores
+
+    scores = torch.randn(n_users, n_items + 1)
+    targets = torch.randint(1, n_items + 1, (n_users,))
+    t = time.perf_counter()
+    for _ in range(5):
+        ranks_from_scores(scores, targets)
+    return round(5 * n_users / (time.perf_counter() - t), 1)
+
+
+def measure_method(name: str, users: int, steps: int, batch: int, results: str, llm: str | None) -> dict[str, Any]:
+    """Runs inside a fresh process."""
+    import torch
+
+    from bench.methods import METHODS, FitContext
+    from bench.provenance import PeakMemory
+    from bench.runner import prepare_split
+
+    split = prepare_split("ml-100k", Path(results))
+    config: dict[str, Any] = {"profile": "cpu", "batch_size": batch}
+    if llm:
+        config["llm"] = llm
+    with PeakMemory() as memory:
+        method = METHODS.get(name)(config)
+        ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
+        model = method.build(split, ctx)
+        optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-5)
+        t = time.perf_counter()
+        items = model.encode_items(min(split.n_items, 128), batch_size=64)
+        item_rate = 128 / (time.perf_counter() - t)
+        items = torch.cat([items, items.new_zeros(split.n_items + 1 - items.shape[0], items.shape[1])])
+        rows = method.training_rows(split, 0, "stage1", 0)[: batch * (steps + 1)]
+        method._train_epoch(rows[:batch], items, optimizer, ctx, "warm-up")
+        info = method._train_epoch(rows[batch:], items, optimizer, ctx, "measure")
+    counts = method.parameter_counts()
+    backbone = model.backbone
+    n_embed = model.embed.weight.numel()
+    non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
+    weight_grads = any(p.requires_grad for p in backbone.parameters())
+    flops_per_token = 2 * non_embedding * (3 if not weight_grads else 4)
+    return {
+        "method": name,
+        "examples_per_s": info["examples_per_s"],
+        "tokens_per_s": info["tokens_per_s"],
+        "achieved_gflops": round(flops_per_token * info["tokens_per_s"] / 1e9, 1),
+        "items_encoded_per_s": round(item_rate, 2) if name == "laser" else None,
+        "peak_rss_mb": memory.report()["peak_rss_mb"],
+        "trainable": counts.trainable,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+    }
+
+
+def run_perf(methods=DEFAULT_METHODS, users: int = 64, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    from bench.runner import prepare_split
+
+    prepare_split("ml-100k", Path(results))  # once, before the workers share it
+    peak = gemm_peak()
+    rows = []
+    for name in methods:
+        cmd = [sys.executable, "-m", "bench.perf", name, str(users), str(steps), str(batch), results, llm or ""]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            rows.append({"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    ok = table.set_index("method")
+    ratios = {}
+    if "laser" in ok.index and "examples_per_s" in ok:
+        for other in ok.index.drop("laser"):
+            if pd.notna(ok.loc[other].get("examples_per_s")):
+                ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
+                ratios[f"laser/{other} peak_rss"] = round(ok.loc["laser", "peak_rss_mb"] / ok.loc[other, "peak_rss_mb"], 2)
+    table.attrs.update(peak)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    summary = {**peak, "eval_users_per_s": eval_throughput(), **ratios}
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    print(table.to_string(index=False))
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+    return rows
+
+
+if __name__ == "__main__":  # worker entry: one method per process
+    name, users, steps, batch, results, llm = sys.argv[1:7]
+    print(json.dumps(measure_method(name, int(users), int(steps), int(batch), results, llm or None)))
