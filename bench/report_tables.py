@@ -102,7 +102,9 @@ def backbone(record: dict[str, Any], family: str) -> str:
 
 
 def tuning(record: dict[str, Any], family: str) -> str:
-    return str((record.get("config") or {}).get("tuning") or TUNING_BY_FAMILY.get(family, "-"))
+    told = (record.get("training") or {}).get("tuning") or {}  # the LLM baselines say what they tuned
+    label = told.get("label") if isinstance(told, dict) else None
+    return str((record.get("config") or {}).get("tuning") or label or TUNING_BY_FAMILY.get(family, "-"))
 
 
 def family_order(families: Iterable[str]) -> list[str]:

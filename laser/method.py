@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.methods import FitContext, Method, ParameterCounts
+from bench.methods import FitContext, Method, ParameterCounts, count_parameters
 
 STAGES = ("stage1", "stage2")
 
@@ -32,13 +32,18 @@ class LaserMethod(Method):
     uses_collaborative_ids = True
 
     def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
-        from laser.config import resolve
-
-        self.cfg = resolve(config)
+        self.cfg = self._resolve(config)
         self._injected_backbone = backbone  # tests pass a tiny random Llama here
         self.model = None
         self.items = None
         self.analysis: dict[str, Any] = {}
+
+    @classmethod
+    def _resolve(cls, config: Mapping[str, Any] | None):
+        """The config (profile, then explicit keys); the LLM baselines resolve their own."""
+        from laser.config import resolve
+
+        return resolve(config)
 
     # ------------------------------------------------------------------ building
 
@@ -65,9 +70,14 @@ class LaserMethod(Method):
         method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         return FrozenIdEncoder(method, self.cfg.history)
 
+    def _make_model(self, backbone, prompts, id_encoder):
+        """The model trained by `fit`; the LLM baselines override this (peft-wrapped backbone)."""
+        from laser.model import LaserModel
+
+        return LaserModel(backbone, prompts, id_encoder, self.cfg)
+
     def build(self, split, ctx: FitContext, id_encoder=None):
         from laser.backbone import load_backbone
-        from laser.model import LaserModel
         from laser.prompt import PromptBuilder
 
         if self._injected_backbone is not None:
@@ -83,7 +93,9 @@ class LaserMethod(Method):
             id_encoder = self._encoder(split, ctx)
         prompts = PromptBuilder(backbone.tokenizer, split.dataset.item_text, self.cfg.template, self.cfg.history)
         self.backbone_params = backbone.n_params
-        self.model = LaserModel(backbone, prompts, id_encoder, self.cfg).to(self._device())
+        # what the loaded causal LM holds outside the decoder (an untied LM head): counted, never used
+        self._params_outside_model = backbone.n_params - sum(p.numel() for p in backbone.decoder.parameters())
+        self.model = self._make_model(backbone, prompts, id_encoder).to(self._device())
         return self.model
 
     # ------------------------------------------------------------------ training
@@ -188,6 +200,8 @@ class LaserMethod(Method):
                 if stage == "stage1":
                     state["items"] = encode_items()
                 ndcg = self._validate(split, valid_users, state["items"])
+                # epoch_s: the whole epoch (training, item re-encoding, validation); train_s: training only
+                info["epoch_s"] = round(time.perf_counter() - t_stage, 1)
                 entry = {"stage": stage, "epoch": len(state["curve"]), "stage_epoch": epoch, "valid_ndcg@10": ndcg, **info}
                 state["curve"].append(entry)
                 best = state["best"].get(stage)
@@ -271,6 +285,9 @@ class LaserMethod(Method):
         return {"expert_usage": usage}
 
     def parameter_counts(self) -> ParameterCounts:
-        trainable = sum(p.numel() for p in self.model.trainable_parameters())
-        encoder = sum(p.numel() for p in self.model.id_encoder.parameters()) if self.model.id_encoder is not None else 0
-        return ParameterCounts(trainable, self.backbone_params + encoder + trainable, self.model.llm_side_parameters())
+        """One definition for Laser and the LLM baselines, counted as peft's get_nb_trainable_parameters:
+        numel split by requires_grad over the whole model (LLM decoder with any adapters, ID encoder,
+        M-Former, suffix), plus what the causal LM holds outside the decoder (an untied LM head,
+        frozen and unused), so `total` includes the LLM exactly as `Backbone.n_params` counts it."""
+        counts = count_parameters(self.model)
+        return ParameterCounts(counts.trainable, counts.total + self._params_outside_model, self.model.llm_side_parameters())

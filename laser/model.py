@@ -10,6 +10,11 @@ Choices where the paper is silent (each is an option of `LaserConfig`):
 - Read-outs: `suffix` (paper), `mean` (mean of the text positions' last hidden states) and
   `eos` (a real EOS token appended, its state read; paper Table 5's hard [EOS]).
 - The backbone runs under bf16 autocast where the hardware supports it (`autocast`).
+
+The LLM baselines (baselines/llm_baselines.py) reuse this model with a peft-wrapped or unfrozen
+backbone: `leading_positions` counts hidden-state positions the backbone itself prepends
+(peft prompt tuning's virtual tokens), and `backbone_trains` lets the backbone follow
+`.train()` when its own weights are tuned (LoRA dropout, full fine-tuning).
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ def bf16_supported() -> bool:
 
 
 class LaserModel(nn.Module):
-    def __init__(self, backbone, prompts, id_encoder, cfg) -> None:
+    def __init__(self, backbone, prompts, id_encoder, cfg, leading_positions: int = 0, backbone_trains: bool = False) -> None:
         super().__init__()
-        self.backbone = backbone.decoder  # frozen, registered so .to(device) moves it
+        self.backbone = backbone.decoder  # frozen for Laser, registered so .to(device) moves it
+        self.leading_positions = leading_positions  # positions the backbone prepends to inputs_embeds
+        self.backbone_trains = backbone_trains  # False: the backbone stays in eval mode under .train()
         self.embed = backbone.embeddings
         self.eos_id = backbone.eos_token_id
         self.prompts = prompts
@@ -61,7 +68,8 @@ class LaserModel(nn.Module):
 
     def train(self, mode: bool = True) -> "LaserModel":
         super().train(mode)
-        self.backbone.eval()  # frozen parts never switch to training behaviour
+        if not self.backbone_trains:
+            self.backbone.eval()  # frozen parts never switch to training behaviour
         if self.id_encoder is not None:
             self.id_encoder.eval()
         return self
@@ -70,7 +78,9 @@ class LaserModel(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def llm_side_parameters(self) -> int:
-        """Virtual-token parameters in the LLM's input space: (L + n_suffix) x hidden."""
+        """Trainable parameters living in the LLM: the virtual tokens in its input space,
+        (L + n_suffix) x hidden, plus any trainable weight inside the backbone (adapters, prompt
+        encoders, or every weight when fine-tuned; none for Laser)."""
         d = self.embed.weight.shape[1]
         if isinstance(self.prefix, MFormer):
             n_prefix = self.prefix.queries.shape[1]
@@ -78,7 +88,8 @@ class LaserModel(nn.Module):
             n_prefix = self.id_encoder.history
         else:
             n_prefix = 0
-        return (n_prefix + (self.cfg.suffix_tokens if self.suffix is not None else 0)) * d
+        in_backbone = sum(p.numel() for p in self.backbone.parameters() if p.requires_grad)
+        return (n_prefix + (self.cfg.suffix_tokens if self.suffix is not None else 0)) * d + in_backbone
 
     def encode(self, histories: Sequence[Sequence[int]]):
         """-> (embeddings [B, d] in fp32, balance loss, chosen experts or None)."""
@@ -93,14 +104,14 @@ class LaserModel(nn.Module):
         for r, t in enumerate(token_ids):
             ids[r, : len(t)] = torch.tensor(t, device=device)
         text = self.embed(ids)
-        balance, chosen, parts, offset = text.new_zeros(()), None, [], 0
+        balance, chosen, parts, offset = text.new_zeros(()), None, [], self.leading_positions
         if self.prefix is not None:
             states, valid = self.id_encoder(histories)
             prefix, balance, chosen = self.prefix(states, valid)
             if isinstance(self.prefix, LinearPrefix):
                 prefix = prefix * valid[..., None]
             parts.append(prefix.to(text.dtype))
-            offset = prefix.shape[1]
+            offset += prefix.shape[1]
         parts.append(text)
         n_suffix = 0
         if self.suffix is not None:
