@@ -15,8 +15,6 @@ Early stopping: RecBole's Trainer on validation NDCG@10 (full ranking), patience
 from __future__ import annotations
 
 import dataclasses
-import json
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

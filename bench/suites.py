@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
 
 from bench.configs import from_mapping, load_yaml
 from bench.errors import UserError, unknown

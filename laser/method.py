@@ -19,7 +19,6 @@ import random
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bench.methods import FitContext, Method, ParameterCounts, count_parameters

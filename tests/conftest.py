@@ -31,3 +31,20 @@ def ml100k():
 @pytest.fixture(scope="session")
 def ml100k_small(ml100k):
     return slice_dataset(ml100k, 120, max_len=40)
+
+
+@pytest.fixture(scope="module")
+def split(ml100k):
+    """A 60-user leave-one-out split for the LLM-method tests."""
+    from bench.splits import leave_one_out
+
+    return leave_one_out(slice_dataset(ml100k, 60, max_len=25))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, split):
+    from bench.splits import save_split
+
+    root = tmp_path_factory.mktemp("results")
+    save_split(root, split)
+    return root

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
 import torch
 
 from bench.methods import FitContext
-from bench.splits import leave_one_out, save_split
 from laser.ablations import variants
 from laser.method import LaserMethod
 from laser.mformer import MFormer
 from laser.model import cosine_scores
 from tests.laser_fixtures import TINY_LASER, tiny_backbone
-
-
-@pytest.fixture(scope="module")
-def split(ml100k):
-    from tests.conftest import slice_dataset
-
-    return leave_one_out(slice_dataset(ml100k, 60, max_len=25))
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, split):
-    root = tmp_path_factory.mktemp("results")
-    save_split(root, split)
-    return root
 
 
 @pytest.fixture(scope="module")

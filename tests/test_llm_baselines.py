@@ -12,27 +12,12 @@ import torch
 from bench.errors import UserError
 from bench.methods import METHODS, FitContext
 from bench.report_tables import tuning
-from bench.splits import leave_one_out, save_split
 from laser.method import LaserMethod
 from tests.laser_fixtures import tiny_backbone
 
 HIDDEN, LAYERS, KV = 32, 2, 16  # KV: num_key_value_heads x head_dim = 2 x 8
 TINY = {"profile": "cpu", "history": 4, "batch_size": 4, "stage1_epochs": 1, "stage2_epochs": 0, "valid_users": 10, "eval_batch_size": 256, "autocast": "off"}
 BASELINES = ("lora", "full_ft", "prompt_tuning", "prefix_tuning")
-
-
-@pytest.fixture(scope="module")
-def split(ml100k):
-    from tests.conftest import slice_dataset
-
-    return leave_one_out(slice_dataset(ml100k, 60, max_len=25))
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, split):
-    root = tmp_path_factory.mktemp("results")
-    save_split(root, split)
-    return root
 
 
 def make(name, split, results, tmp_path, **overrides):
