@@ -49,7 +49,7 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
     return round(5 * n_users / (time.perf_counter() - t), 1)
 
 
-def measure_method(name: str, users: int, steps: int, batch: int, results: str, llm: str | None) -> dict[str, Any]:
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None) -> dict[str, Any]:
     """Runs inside a fresh process."""
     import torch
 
@@ -92,7 +92,7 @@ def measure_method(name: str, users: int, steps: int, batch: int, results: str, 
     }
 
 
-def run_perf(methods=DEFAULT_METHODS, users: int = 64, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None) -> list[dict[str, Any]]:
+def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None) -> list[dict[str, Any]]:
     import pandas as pd
 
     from bench.runner import prepare_split
@@ -101,7 +101,7 @@ def run_perf(methods=DEFAULT_METHODS, users: int = 64, steps: int = 4, batch: in
     peak = gemm_peak()
     rows = []
     for name in methods:
-        cmd = [sys.executable, "-m", "bench.perf", name, str(users), str(steps), str(batch), results, llm or ""]
+        cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or ""]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             rows.append({"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
@@ -117,7 +117,6 @@ def run_perf(methods=DEFAULT_METHODS, users: int = 64, steps: int = 4, batch: in
             if pd.notna(ok.loc[other].get("examples_per_s")):
                 ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
                 ratios[f"laser/{other} peak_rss"] = round(ok.loc["laser", "peak_rss_mb"] / ok.loc[other, "peak_rss_mb"], 2)
-    table.attrs.update(peak)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     summary = {**peak, "eval_users_per_s": eval_throughput(), **ratios}
@@ -129,5 +128,5 @@ def run_perf(methods=DEFAULT_METHODS, users: int = 64, steps: int = 4, batch: in
 
 
 if __name__ == "__main__":  # worker entry: one method per process
-    name, users, steps, batch, results, llm = sys.argv[1:7]
-    print(json.dumps(measure_method(name, int(users), int(steps), int(batch), results, llm or None)))
+    name, steps, batch, results, llm = sys.argv[1:6]
+    print(json.dumps(measure_method(name, int(steps), int(batch), results, llm or None)))
