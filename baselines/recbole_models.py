@@ -93,6 +93,8 @@ def export_split(results: Path, split, max_seq_length: int, rows_per_user: int |
         train.extend(row(user, seq[:j], seq[j]) for j in range(first, len(seq)))
     valid = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("valid"), split.targets("valid"))]
     test = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("test"), split.targets("test"))]
+    if len(train) == 1:
+        raise UserError(f"dataset {d.name!r}: no training rows for RecBole (every user's training sequence has a single item)")
     for part, lines in (("train", train), ("valid", valid), ("test", test)):
         atomic_write_text(folder / f"{ATOMIC}.{part}.inter", "".join(lines))
     genres = [" ".join(a.get("genres", a.get("category", "")).replace(",", " ").split()) for a in d.item_attributes[1:]]
@@ -127,8 +129,10 @@ class RecBoleMethod(Method):
         self._index = None  # our item index -> RecBole item id
 
     # RecBole configuration shared by fit and load
-    def _recbole_config(self, data_root: Path, workdir: Path, seed: int) -> dict[str, Any]:
+    def _recbole_config(self, data_root: Path, workdir: Path, seed: int, n_items: int) -> dict[str, Any]:
         s = self.settings
+        # RecBole's top-k cannot exceed the catalogue; only tiny fixture datasets hit this
+        k = min(10, n_items)
         cfg = {
             "data_path": str(data_root),
             "benchmark_filename": ["train", "valid", "test"],
@@ -142,8 +146,8 @@ class RecBoleMethod(Method):
             "train_neg_sample_args": None,
             "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "TO", "group_by": "user", "mode": "full"},
             "metrics": ["Recall", "NDCG"],
-            "topk": [10],
-            "valid_metric": "NDCG@10",
+            "topk": [k],
+            "valid_metric": f"NDCG@{k}",
             "epochs": s.epochs,
             "stopping_step": s.stopping_step,
             "train_batch_size": s.train_batch_size,
@@ -164,12 +168,12 @@ class RecBoleMethod(Method):
         cfg.update(self.settings.model)
         return cfg
 
-    def _build(self, data_root: Path, workdir: Path, seed: int):
+    def _build(self, data_root: Path, workdir: Path, seed: int, n_items: int):
         from recbole.config import Config
         from recbole.data import create_dataset, data_preparation
         from recbole.utils import get_model, init_seed
 
-        config = Config(model=self.model_name, dataset=ATOMIC, config_dict=self._recbole_config(data_root, workdir, seed))
+        config = Config(model=self.model_name, dataset=ATOMIC, config_dict=self._recbole_config(data_root, workdir, seed, n_items))
         init_seed(seed, True)
         dataset = create_dataset(config)
         train, valid, test = data_preparation(config, dataset)
@@ -189,7 +193,7 @@ class RecBoleMethod(Method):
 
         data_root = export_split(ctx.results_root, split, self.settings.max_seq_length, self.settings.train_rows_per_user)
         with recbole_context(ctx.workdir):
-            config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed)
+            config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed, split.n_items)
             trainer = Trainer(config, model)
             curve = []
             orig_valid = trainer._valid_epoch
@@ -288,7 +292,7 @@ class RecBoleMethod(Method):
         method = METHOD_CLASSES[blob["model_name"]](blob["settings"])
         data_root = export_split(results_root, split, method.settings.max_seq_length, method.settings.train_rows_per_user)
         with recbole_context(workdir):
-            _, dataset, model, _ = method._build(data_root, workdir, 0)
+            _, dataset, model, _ = method._build(data_root, workdir, 0, split.n_items)
         model.load_state_dict(blob["state_dict"])
         model.eval()
         method.model, method._rb_dataset = model, dataset
