@@ -33,7 +33,7 @@ def cmd_ls(args) -> int:
 
         print("ablation components:")
         for name in COMPONENTS:
-            print(f"  {name}")
+            print(f"  {name:12s} {COMPONENTS.help(name)}")
     except ImportError:
         pass
     return 0

@@ -8,38 +8,48 @@ around its own base (4, 4): K in {2, 4, 6} x L in {2, 4, 6}.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bench.errors import unknown
 from bench.registry import Registry
 from bench.suites import RunSpec
 
-COMPONENTS: Registry[dict[str, dict[str, Any]]] = Registry("ablation component")
+COMPONENTS: Registry[Callable[[str], dict[str, dict[str, Any]]]] = Registry("ablation component")
 
-COMPONENTS.add("m_former", {"full": {}, "no_moe": {"moe": False}, "no_mformer": {"prefix": "linear"}}, help="paper Table 4")
-COMPONENTS.add("prefix", {"full": {}, "suffix_only": {"prefix": "none"}}, help="paper Table 4 (w/o prefix)")
-COMPONENTS.add("suffix", {"full": {}, "prefix_only_mean": {"readout": "mean"}, "prefix_only_eos": {"readout": "eos"}}, help="paper Table 5")
-COMPONENTS.add("stages", {"full": {}, "no_stage1": {"stage1_epochs": 0}, "no_stage2": {"stage2_epochs": 0}}, help="paper Table 4")
-COMPONENTS.add("id_encoder", {"full": {}, "sasrec": {"id_encoder": "sasrec"}}, help="paper Fig. 4")
-COMPONENTS.add("template", {"full": {}, "no_single_token": {"template": "no_single_token"}, "no_instruction": {"template": "no_instruction"}}, help="paper Table 6")
+
+def _static(table: dict[str, dict[str, Any]]) -> Callable[[str], dict[str, dict[str, Any]]]:
+    return lambda profile: table
+
+
+COMPONENTS.add("m_former", _static({"full": {}, "no_moe": {"moe": False}, "no_mformer": {"prefix": "linear"}}), help="paper Table 4")
+COMPONENTS.add("prefix", _static({"full": {}, "suffix_only": {"prefix": "none"}}), help="paper Table 4 (w/o prefix)")
+COMPONENTS.add("suffix", _static({"full": {}, "prefix_only_mean": {"readout": "mean"}, "prefix_only_eos": {"readout": "eos"}}), help="paper Table 5")
+COMPONENTS.add("stages", _static({"full": {}, "no_stage1": {"stage1_epochs": 0}, "no_stage2": {"stage2_epochs": 0}}), help="paper Table 4")
+COMPONENTS.add("id_encoder", _static({"full": {}, "sasrec": {"id_encoder": "sasrec"}}), help="paper Fig. 4")
+COMPONENTS.add("template", _static({"full": {}, "no_single_token": {"template": "no_single_token"}, "no_instruction": {"template": "no_instruction"}}), help="paper Table 6")
 
 EXPERT_GRID = {"paper": ((4, 8, 12), (16, 32, 48)), "cpu": ((2, 4, 6), (2, 4, 6))}
 BASE = {"paper": (8, 32), "cpu": (4, 4)}
 
 
+def _experts(profile: str) -> dict[str, dict[str, Any]]:
+    ks, ls = EXPERT_GRID[profile]
+    out: dict[str, dict[str, Any]] = {"full": {}}
+    for k in ks:
+        for q in ls:
+            if (k, q) != BASE[profile]:
+                out[f"K{k}_L{q}"] = {"experts": k, "queries": q}
+    return out
+
+
+COMPONENTS.add("experts", _experts, help="paper Table 7 (K x L)")
+
+
 def variants(component: str, profile: str) -> dict[str, dict[str, Any]]:
-    if component == "experts":
-        ks, ls = EXPERT_GRID[profile]
-        base = BASE[profile]
-        out = {"full": {}}
-        for k in ks:
-            for q in ls:
-                if (k, q) != base:
-                    out[f"K{k}_L{q}"] = {"experts": k, "queries": q}
-        return out
-    if component not in COMPONENTS:
-        raise unknown("ablation component", component, COMPONENTS.names() + ["experts"])
-    return COMPONENTS.get(component)
+    if profile not in BASE:
+        raise unknown("laser profile", profile, BASE)
+    return COMPONENTS.get(component)(profile)
 
 
 def base_config(profile: str, llm: str | None) -> dict[str, Any]:
