@@ -100,7 +100,7 @@ def expert_usage(frame, folder: Path, stem: str) -> list[Path]:
         table = part.pivot_table(index="group", columns="expert", values="fraction", sort=False).fillna(0)
         bottom = np.zeros(len(table))
         for expert in table.columns:
-            ax.bar(table.index.astype(str), table[expert], bottom=bottom, color=colors[expert], label=f"expert {expert}")
+            ax.bar([str(g).replace(" items", "").replace(" (", "\n(") for g in table.index], table[expert], bottom=bottom, color=colors[expert], label=f"expert {expert}")
             bottom += table[expert].to_numpy()
         ax.set_ylabel("fraction of test users")
         ax.set_title(f"{name} on {dataset}")
