@@ -8,6 +8,12 @@ from typing import Any
 from bench.errors import UserError
 
 
+def trainable_state(model) -> dict:
+    """Detached copies of the parameters that train; the frozen LLM and ID encoder are never saved."""
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
+
+
 class EpochCheckpoint:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -16,9 +22,8 @@ class EpochCheckpoint:
         import torch
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
         blob = {
-            "weights": {k: v for k, v in model.state_dict().items() if k in trainable},
+            "weights": trainable_state(model),
             "optimizer": optimizer.state_dict(),
             "state": state,
             "rng": torch.get_rng_state(),

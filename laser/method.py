@@ -162,7 +162,7 @@ class LaserMethod(Method):
     def fit(self, split, ctx: FitContext, id_encoder=None) -> dict[str, Any]:
         import torch
 
-        from laser.checkpoint import EpochCheckpoint
+        from laser.checkpoint import EpochCheckpoint, trainable_state
 
         self.build(split, ctx, id_encoder)
         optimizer = torch.optim.Adam(self.model.trainable_parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
@@ -205,7 +205,7 @@ class LaserMethod(Method):
                 state["curve"].append(entry)
                 best = state["best"].get(stage)
                 if best is None or ndcg > best["valid_ndcg@10"]:
-                    state["best"][stage] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": self._trainable_state(), "items": state["items"]}
+                    state["best"][stage] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": trainable_state(self.model), "items": state["items"]}
                 state["epoch"] = epoch + 1
                 timings[f"{stage}_s"] += time.perf_counter() - t_stage
                 ckpt.save(self.model, optimizer, state)
@@ -228,12 +228,6 @@ class LaserMethod(Method):
             "timings": {k: round(v, 1) for k, v in timings.items()},
             "backbone": self.model.backbone.config.name_or_path or self.cfg.llm,
         }
-
-    def _trainable_state(self) -> dict:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in self._trainable_names()}
-
-    def _trainable_names(self) -> set[str]:
-        return {n for n, p in self.model.named_parameters() if p.requires_grad}
 
     # ------------------------------------------------------------------ scoring
 
@@ -264,11 +258,12 @@ class LaserMethod(Method):
 
         if not isinstance(self.model.prefix, MFormer) or self.model.prefix.router is None:
             return {}
-        lengths = np.array([len(h) for h in split.histories("test")])
+        histories = split.histories("test")
+        lengths = np.array([len(h) for h in histories])
         with torch.inference_mode():
             chosen = []
             for start in range(0, split.n_users, 256):
-                states, valid = self.model.id_encoder(split.histories("test")[start : start + 256])
+                states, valid = self.model.id_encoder(histories[start : start + 256])
                 _, p_user = self.model.prefix.route(states, valid.float())
                 chosen.append(p_user.argmax(-1).cpu())
         chosen = torch.cat(chosen).numpy()

@@ -92,7 +92,9 @@ def test_one_step_trains_scores_all_items_and_only_full_ft_moves_base_weights(sp
     assert info["tuning"]["trainable"] == method.parameter_counts().trainable
     assert tuning({"config": {}, "training": info}, method.family) == info["tuning"]["label"]  # the tables' "tuning" column
     # the best epoch's weights are captured under the names the model loads them by
-    assert set(method._trainable_state()) == method._trainable_names()
+    from laser.checkpoint import trainable_state
+
+    assert set(trainable_state(method.model)) == {n for n, p in method.model.named_parameters() if p.requires_grad}
     assert not torch.allclose(method.model.suffix.detach(), backbone.embeddings.weight.detach().float().mean(0))
     changed = {n for n, p, before in base if not torch.equal(p.detach(), before)}
     if name == "full_ft":
