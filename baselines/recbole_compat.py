@@ -12,6 +12,11 @@ What breaks on today's stack and what we do about it (see shared notes, stack.md
   we never let RecBole reload; `load_recbole_checkpoint` passes weights_only=False for
   RecBole's own files only.
 - pandas 3 breaks token_seq item fields: pyproject pins pandas<3.
+- Importing RecBole's model package runs `torch.autograd.set_detect_anomaly(True)` at the top
+  of its SINE module, process-wide: every later backward pass (RecBole's, Laser's, the LLM
+  baselines') then checks each gradient for NaN and records a stack per op, which cost Laser
+  ~30% of its step time. We import the package inside the block and put the caller's
+  anomaly setting back at once and again on exit.
 """
 
 from __future__ import annotations
@@ -41,10 +46,12 @@ _NUMPY_ALIASES = {
 @contextlib.contextmanager
 def recbole_context(workdir: Path) -> Iterator[None]:
     import numpy as np
+    import torch
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     missing = [name for name in _NUMPY_ALIASES if name not in np.__dict__]
+    anomaly = torch.is_anomaly_enabled()
     saved_argv, saved_env = sys.argv, dict(os.environ)
     for name in missing:
         setattr(np, name, getattr(np, _NUMPY_ALIASES[name]))
@@ -60,8 +67,12 @@ def recbole_context(workdir: Path) -> Iterator[None]:
             # RecBole's pandas/amp deprecation chatter says nothing about our runs
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
+            import recbole.model.sequential_recommender  # noqa: F401  (its import flips anomaly mode on)
+
+            torch.autograd.set_detect_anomaly(anomaly)
             yield
     finally:
+        torch.autograd.set_detect_anomaly(anomaly)
         sys.argv = saved_argv
         for name in missing:
             if name in np.__dict__:

@@ -189,10 +189,10 @@ class RecBoleMethod(Method):
         self._max_len = self.settings.max_seq_length
 
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
-        from recbole.trainer import Trainer
-
         data_root = export_split(ctx.results_root, split, self.settings.max_seq_length, self.settings.train_rows_per_user)
         with recbole_context(ctx.workdir):
+            from recbole.trainer import Trainer  # imported inside the context: see recbole_compat
+
             config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed, split.n_items)
             trainer = Trainer(config, model)
             curve = []
