@@ -57,6 +57,7 @@ class LaserConfig:
     lr: float = 1e-4
     weight_decay: float = 0.0
     batch_size: int = 4
+    length_buckets: int = 8  # training batches come from windows of this many batches sorted by prompt length (1: plain batches)
     stage1_epochs: int = 15
     stage2_epochs: int = 5
     examples: str = "all_prefixes"  # all_prefixes | sample (examples_per_user random prefixes per epoch) | last
@@ -79,7 +80,7 @@ class LaserConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise unknown(f"laser {name}", getattr(self, name), allowed)
-        positive = ("history", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "suffix_tokens", "batch_size", "examples_per_user", "eval_batch_size")
+        positive = ("history", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "suffix_tokens", "batch_size", "length_buckets", "examples_per_user", "eval_batch_size")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

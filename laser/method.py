@@ -141,8 +141,12 @@ class LaserMethod(Method):
         total, balance_total, n = 0.0, 0.0, 0
         t0 = time.perf_counter()
         tokens = 0
-        for start in tqdm(range(0, len(rows), bs), desc=label, leave=False, disable=not ctx.progress, unit="batch"):
-            batch = rows[start : start + bs]
+        from laser.batching import bucketed_batches
+
+        # torch's generator was seeded for this (stage, epoch), so the batch order is reproducible on resume
+        lengths = [len(self.model.prompts.user_ids(h)) for h, _ in rows]
+        for index in tqdm(bucketed_batches(lengths, bs, self.cfg.length_buckets), desc=label, leave=False, disable=not ctx.progress, unit="batch"):
+            batch = [rows[i] for i in index]
             users, balance, _ = self.model.encode([h for h, _ in batch])
             scores = cosine_scores(users, items, self.cfg.tau)
             loss_iic = torch.nn.functional.cross_entropy(scores, torch.tensor([t for _, t in batch], device=scores.device))
@@ -155,7 +159,7 @@ class LaserMethod(Method):
             total += loss_iic.item() * len(batch)
             balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
-            tokens += sum(len(self.model.prompts.user_ids(h)) for h, _ in batch)
+            tokens += sum(lengths[i] for i in index)
         dt = time.perf_counter() - t0
         return {"loss": total / max(n, 1), "balance": balance_total / max(n, 1), "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1)}
 
@@ -236,13 +240,16 @@ class LaserMethod(Method):
 
         from laser.model import cosine_scores
 
+        from laser.batching import sorted_batches
+
         self.model.eval()
-        out = []
+        scores = torch.empty(len(histories), items.shape[0])
+        lengths = [len(self.model.prompts.user_ids(h)) for h in histories]
         with torch.inference_mode():
-            for start in range(0, len(histories), self.cfg.eval_batch_size):
-                users, _, _ = self.model.encode(histories[start : start + self.cfg.eval_batch_size])
-                out.append(cosine_scores(users, items, self.cfg.tau).cpu())
-        return torch.cat(out)
+            for batch in sorted_batches(lengths, self.cfg.eval_batch_size):
+                users, _, _ = self.model.encode([histories[i] for i in batch])
+                scores[torch.tensor(batch)] = cosine_scores(users, items, self.cfg.tau).cpu()
+        return scores
 
     def score(self, histories):
         if self.model is None or self.items is None:

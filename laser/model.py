@@ -137,19 +137,24 @@ class LaserModel(nn.Module):
         return out, balance, chosen
 
     def encode_items(self, n_items: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-        """The item matrix I: every item through the user path with a one-item history. Row 0 is padding."""
+        """The item matrix I: every item through the user path with a one-item history, in batches
+        of similar prompt length. Row 0 is padding (zeros)."""
         from tqdm import tqdm
+
+        from laser.batching import sorted_batches
 
         was_training = self.training
         self.eval()
-        rows = []
+        matrix = None
         with torch.inference_mode():
-            for start in tqdm(range(1, n_items + 1, batch_size), desc="items", leave=False, disable=not progress):
-                items = [[i] for i in range(start, min(start + batch_size, n_items + 1))]
-                rows.append(self.encode(items)[0])
+            lengths = [len(self.prompts.item_ids(i)) for i in range(1, n_items + 1)]
+            for batch in tqdm(sorted_batches(lengths, batch_size), desc="items", leave=False, disable=not progress):
+                out = self.encode([[i + 1] for i in batch])[0]
+                if matrix is None:
+                    matrix = out.new_zeros(n_items + 1, out.shape[1])
+                matrix[torch.tensor(batch, device=out.device) + 1] = out
         self.train(was_training)
-        matrix = torch.cat(rows)
-        return torch.cat([torch.zeros(1, matrix.shape[1], device=matrix.device), matrix])
+        return matrix
 
 
 def cosine_scores(users: torch.Tensor, items: torch.Tensor, tau: float) -> torch.Tensor:

@@ -91,10 +91,11 @@ def test_item_embedding_is_the_user_path_with_a_one_item_history(split, encoder,
     model = method.build(split, ctx, encoder)
     model.eval()
     items = model.encode_items(split.n_items, batch_size=50)
+    picks = [1, 7, split.n_items // 2, split.n_items]  # items are encoded in length order: rows must land back in place
     with torch.inference_mode():
-        users, _, _ = model.encode([[7], [split.n_items]])
-    assert torch.allclose(items[7], users[0], atol=1e-5)
-    assert torch.allclose(items[split.n_items], users[1], atol=1e-5)
+        users, _, _ = model.encode([[i] for i in picks])
+    for row, item in enumerate(picks):
+        assert torch.allclose(items[item], users[row], atol=1e-5)
     assert torch.count_nonzero(items[0]) == 0
 
 
@@ -161,3 +162,13 @@ def test_training_rows_never_hold_a_users_validation_or_test_target(split):
         assert v not in train and t not in train
     sampled = LaserMethod(TINY_LASER).training_rows(split, 0, "stage1", 0)
     assert len(sampled) == split.n_users and set(sampled) <= allowed
+
+
+def test_scores_come_back_in_the_callers_user_order(split, encoder, results, tmp_path):
+    method, ctx = make(split, results, tmp_path)
+    method.build(split, ctx, encoder)
+    items = method.model.encode_items(split.n_items, batch_size=64)
+    histories = split.histories("test")[:40]  # scored in length-sorted batches of eval_batch_size
+    together = method._score_with(items, histories)
+    one_by_one = torch.cat([method._score_with(items, [h]) for h in histories[:6]])
+    assert torch.allclose(together[:6], one_by_one, atol=1e-4)
