@@ -162,8 +162,13 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     return record
 
 
+def launch_rank() -> tuple[int, int]:
+    """(rank, world size) under `accelerate launch` / torchrun; (0, 1) in a plain process."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
 def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool) -> tuple[str, dict | None]:
-    """('done' | 'skipped' | 'locked', record)."""
+    """('done' | 'skipped' | 'locked' | 'worker', record)."""
     key = run_key(spec, split)
     path = record_path(results, spec.dataset, spec.name, key)
     if path.exists() and not force:
@@ -176,6 +181,10 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
                     record["also_tags"].append(spec.tags)
                     write_record(path, record)
             return "skipped", record
+    rank, _ = launch_rank()
+    if rank != 0:  # a helper process of a distributed launch: trains its shard, the main process records
+        execute(spec, split, results, threads=threads, progress=False)
+        return "worker", None
     with run_lock(results, key) as got:
         if not got:
             return "locked", None
@@ -190,14 +199,19 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
     from bench.methods import METHODS
 
     results = Path(results)
+    rank, world = launch_rank()
     for spec in specs:  # a typo in a method's config fails here, before any data is read
-        METHODS.get(spec.method)(spec.config)
+        method = METHODS.get(spec.method)(spec.config)
+        if world > 1 and not getattr(method, "distributed", False):
+            raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
+    if world > 1 and jobs > 1:
+        raise UserError("--jobs > 1 cannot be combined with a distributed launch: the processes already share each run")
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
     cores = os.cpu_count() or 1
     threads = threads or max(1, cores // max(jobs, 1))
     records: list[dict] = []
     if jobs <= 1:
-        bar = tqdm(specs, desc="runs", unit="run", disable=not progress)
+        bar = tqdm(specs, desc="runs", unit="run", disable=not progress or rank != 0)
         for spec in bar:
             bar.set_postfix_str(f"{spec.name} {spec.dataset} seed={spec.seed}")
             status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress)

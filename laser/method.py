@@ -11,6 +11,12 @@ epoch with the best validation NDCG@10. Stage 2 starts from that epoch's weights
 I, and again keeps the best epoch. The final model is the best validated epoch of the two
 stages (stage 2 wins ties only if it is strictly better). Interrupted training resumes from the last finished epoch;
 every random draw is seeded per (stage, epoch), so a resumed run equals an uninterrupted one.
+
+The loop runs under HF accelerate: in one process it is the plain loop; under `accelerate launch`
+(or torchrun) each process takes every world-th batch of the epoch (an epoch drops the last
+batches that do not divide evenly), gradients are averaged by DDP (gloo on CPU, nccl on GPU),
+every process re-encodes items and validates identically, and only the main process writes
+checkpoints. The effective batch is world x batch_size.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ STAGES = ("stage1", "stage2")
 class LaserMethod(Method):
     family = "Laser"
     uses_collaborative_ids = True
+    distributed = True  # trains under `accelerate launch` (the runner checks this)
 
     def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
         self.cfg = self._resolve(config)
@@ -36,6 +43,7 @@ class LaserMethod(Method):
         self.model = None
         self.items = None
         self.analysis: dict[str, Any] = {}
+        self._accelerator = None
 
     @classmethod
     def _resolve(cls, config: Mapping[str, Any] | None):
@@ -49,9 +57,23 @@ class LaserMethod(Method):
     def _device(self):
         import torch
 
+        if self._accelerator is not None and self.cfg.device == "auto":
+            return self._accelerator.device  # cuda:LOCAL_RANK under a multi-GPU launch
         if self.cfg.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.cfg.device)
+
+    def _make_accelerator(self):
+        import torch
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        cpu = self.cfg.device == "cpu" or (self.cfg.device == "auto" and not torch.cuda.is_available())
+        # top-1 routing leaves the other experts without a gradient in a step (find_unused);
+        # the frozen backbone's buffers are constants (no per-step broadcast)
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=True, broadcast_buffers=False)
+        # mixed precision stays ours (bf16 autocast inside the model); placement too (`_device`)
+        return Accelerator(cpu=cpu, device_placement=False, kwargs_handlers=[ddp])
 
     def _encoder(self, split, ctx: FitContext):
         from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
@@ -130,13 +152,18 @@ class LaserMethod(Method):
         scores = self._score_with(items, [histories[u] for u in users])
         return metrics_from_ranks(ranks_from_scores(scores, [targets[u] for u in users]), ks=(10,))["ndcg@10"]
 
-    def _train_epoch(self, rows, items, optimizer, ctx: FitContext, label: str) -> dict[str, float]:
+    def _train_epoch(self, rows, items, optimizer, ctx: FitContext, label: str, train_model=None) -> dict[str, float]:
+        """One pass over `rows`; `train_model` is the accelerate-prepared model (DDP under a
+        multi-process launch), by default the bare model."""
         import torch
         from tqdm import tqdm
 
         from laser.model import cosine_scores
 
-        self.model.train()
+        train_model = train_model if train_model is not None else self.model
+        acc = self._accelerator
+        rank, world = (acc.process_index, acc.num_processes) if acc is not None else (0, 1)
+        train_model.train()
         bs = self.cfg.batch_size
         total, balance_total, n = 0.0, 0.0, 0
         t0 = time.perf_counter()
@@ -145,33 +172,43 @@ class LaserMethod(Method):
 
         # torch's generator was seeded for this (stage, epoch), so the batch order is reproducible on resume
         lengths = [len(self.model.prompts.user_ids(h)) for h, _ in rows]
-        for index in tqdm(bucketed_batches(lengths, bs, self.cfg.length_buckets), desc=label, leave=False, disable=not ctx.progress, unit="batch"):
+        batches = bucketed_batches(lengths, bs, self.cfg.length_buckets)
+        if world > 1:  # every process the same number of steps, or DDP's all-reduce would wait forever
+            batches = batches[rank : len(batches) // world * world : world]
+        for index in tqdm(batches, desc=label, leave=False, disable=not ctx.progress or rank != 0, unit="batch"):
             batch = [rows[i] for i in index]
-            users, balance, _ = self.model.encode([h for h, _ in batch])
+            users, balance, _ = train_model([h for h, _ in batch])
             scores = cosine_scores(users, items, self.cfg.tau)
             loss_iic = torch.nn.functional.cross_entropy(scores, torch.tensor([t for _, t in batch], device=scores.device))
             loss = loss_iic + self.cfg.balance_weight * balance
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{label}: loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if acc is not None:
+                acc.backward(loss)
+            else:
+                loss.backward()
             optimizer.step()
             total += loss_iic.item() * len(batch)
             balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
             tokens += sum(lengths[i] for i in index)
         dt = time.perf_counter() - t0
-        return {"loss": total / max(n, 1), "balance": balance_total / max(n, 1), "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1)}
+        # per process: under a launch of W processes the epoch's throughput is W times these
+        return {"loss": total / max(n, 1), "balance": balance_total / max(n, 1), "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1), "examples": n, "processes": world}
 
     def fit(self, split, ctx: FitContext, id_encoder=None) -> dict[str, Any]:
         import torch
 
         from laser.checkpoint import EpochCheckpoint, trainable_state
 
+        self._accelerator = acc = self._make_accelerator()
         self.build(split, ctx, id_encoder)
         optimizer = torch.optim.Adam(self.model.trainable_parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         ckpt = EpochCheckpoint(ctx.workdir / "laser-checkpoint.pt")
         state = ckpt.load(self.model, optimizer) or {"stage": "stage1", "epoch": 0, "curve": [], "best": {}, "items": None}
+        # DDP (multi-process) broadcasts the main process's weights here, so every process starts equal
+        train_model, optimizer = acc.prepare(self.model, optimizer)
         valid_users = self._valid_subset(split, ctx.seed)
         timings: dict[str, float] = state.setdefault("timings", {"stage1_s": 0.0, "stage2_s": 0.0, "item_encoding_s": 0.0})
         n_epochs = {"stage1": self.cfg.stage1_epochs, "stage2": self.cfg.stage2_epochs}
@@ -199,7 +236,7 @@ class LaserMethod(Method):
                     state["items"] = encode_items()
                 state["items"] = state["items"].to(self._device())
                 rows = self.training_rows(split, ctx.seed, stage, epoch)
-                info = self._train_epoch(rows, state["items"], optimizer, ctx, f"{stage} epoch {epoch}")
+                info = self._train_epoch(rows, state["items"], optimizer, ctx, f"{stage} epoch {epoch}", train_model)
                 if stage == "stage1":
                     state["items"] = encode_items()
                 ndcg = self._validate(split, valid_users, state["items"])
@@ -212,7 +249,9 @@ class LaserMethod(Method):
                     state["best"][stage] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": trainable_state(self.model), "items": state["items"]}
                 state["epoch"] = epoch + 1
                 timings[f"{stage}_s"] += time.perf_counter() - t_stage
-                ckpt.save(self.model, optimizer, state)
+                if acc.is_main_process:
+                    ckpt.save(self.model, optimizer, state)
+                acc.wait_for_everyone()
                 if ctx.on_epoch:
                     ctx.on_epoch({k: v for k, v in entry.items() if k in ("stage", "stage_epoch", "valid_ndcg@10", "loss", "examples_per_s")})
             if stage == "stage1" and n_epochs["stage1"] == 0 and state["items"] is None:

@@ -91,6 +91,10 @@ class LaserModel(nn.Module):
         in_backbone = sum(p.numel() for p in self.backbone.parameters() if p.requires_grad)
         return (n_prefix + (self.cfg.suffix_tokens if self.suffix is not None else 0)) * d + in_backbone
 
+    def forward(self, histories: Sequence[Sequence[int]]):
+        """`encode`, as `forward` so a DDP wrapper (accelerate) can sync gradients."""
+        return self.encode(histories)
+
     def encode(self, histories: Sequence[Sequence[int]]):
         """-> (embeddings [B, d] in fp32, balance loss, chosen experts or None)."""
         device = self.embed.weight.device
