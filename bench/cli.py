@@ -59,7 +59,7 @@ def cmd_run(args) -> int:
     specs = expand(suite, args.methods, args.seeds)
     if args.llm:
         specs = [_with_llm(s, args.llm) for s in specs]
-    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads)
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
@@ -80,7 +80,7 @@ def cmd_ablate(args) -> int:
     from bench.runner import run_specs
 
     specs = ablation_specs(args.component, dataset=args.dataset, seeds=args.seeds or [0], profile=args.profile, llm=args.llm)
-    records = run_specs(specs, _results(args), jobs=args.jobs, force=args.force, progress=not args.quiet)
+    records = run_specs(specs, _results(args), jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=1, help="parallel runs (joblib); threads per run = cores // jobs")
     s.add_argument("--force", action="store_true", help="rerun finished runs")
     s.add_argument("--threads", type=int, help="torch threads per run (default: cores // jobs)")
+    s.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_run)
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="cpu")
     s.add_argument("--seeds", nargs="+", type=int)
     s.add_argument("--jobs", type=int, default=1)
+    s.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
     s.add_argument("--force", action="store_true")
     s.add_argument("--llm")
     s.add_argument("--quiet", action="store_true")

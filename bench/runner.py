@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.configs import content_hash
-from bench.errors import UserError
+from bench.errors import UserError, unknown
 from bench.metrics import metrics_from_ranks, ranks_from_scores
 from bench.results import read_record, record_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
@@ -193,7 +193,7 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
     return "done", record
 
 
-def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None) -> list[dict]:
+def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None, backend: str = "loky") -> list[dict]:
     from tqdm import tqdm
 
     from bench.methods import METHODS
@@ -204,6 +204,10 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
         method = METHODS.get(spec.method)(spec.config)
         if world > 1 and not getattr(method, "distributed", False):
             raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
+    from bench.parallel import BACKENDS
+
+    if backend not in BACKENDS:
+        raise unknown("joblib backend", backend, BACKENDS)
     if world > 1 and jobs > 1:
         raise UserError("--jobs > 1 cannot be combined with a distributed launch: the processes already share each run")
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
@@ -221,13 +225,16 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
         return records
     from joblib import Parallel, delayed
 
-    outputs = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress) for spec in specs
-    )
-    for spec, (status, record) in zip(specs, tqdm(outputs, total=len(specs), desc="runs", unit="run", disable=not progress)):
-        _report(status, spec, record, None)
-        if record:
-            records.append(record)
+    from bench.parallel import joblib_backend
+
+    with joblib_backend(backend, jobs):
+        outputs = Parallel(return_as="generator")(
+            delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress) for spec in specs
+        )
+        for spec, (status, record) in zip(specs, tqdm(outputs, total=len(specs), desc="runs", unit="run", disable=not progress)):
+            _report(status, spec, record, None)
+            if record:
+                records.append(record)
     return records
 
 

@@ -312,6 +312,7 @@ CONFIG_CASES = {
     "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "suite.yaml: suite 'suite': seed -1 must be a non-negative integer"),
     "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "--seeds: seed -1 must be a non-negative integer", argv=("--seeds", "-1")),
     "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "--jobs must be >= 1, got 0", argv=("--jobs", "0")),
+    "--joblib-backend dusk": _suite_case("{sasrec: {epochs: 1}}", "", "unknown joblib backend 'dusk' (did you mean: dask?)", argv=("--jobs", "2", "--joblib-backend", "dusk")),
     "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "--threads must be >= 1, got -2", argv=("--threads", "-2")),
     "corrupt saved split file": _corrupt_split_file,
 }
