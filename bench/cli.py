@@ -162,7 +162,7 @@ class _Parser(argparse.ArgumentParser):
 def cmd_perf(args) -> int:
     from bench.perf import run_perf
 
-    run_perf(args.methods, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm)
+    run_perf(args.methods, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
     return 0
 
 
@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=int, default=8)
     s.add_argument("--out", default="reports/perf.csv")
     s.add_argument("--llm")
+    s.add_argument("--profile", default="cpu", help="Laser/baseline profile to measure: cpu | paper")
     s.set_defaults(func=cmd_perf)
 
     s = sub.add_parser("data", help="dataset tools")

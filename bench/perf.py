@@ -22,21 +22,42 @@ from typing import Any
 DEFAULT_METHODS = ("laser", "lora", "full_ft")
 
 
-def gemm_peak(n: int = 1024, repeats: int = 5) -> dict[str, float]:
+def _sync(device) -> None:
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_peak(n: int = 1024, repeats: int = 5, device: str = "cpu") -> dict[str, float]:
+    """Square matmuls on `device` (n 1024 on CPU; use 4096+ on a GPU to reach its peak)."""
     import torch
 
     out = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
         a @ b
+        _sync(device)
         t = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        _sync(device)
         out[f"gemm_{name}_gflops"] = round(2 * n**3 * repeats / (time.perf_counter() - t) / 1e9, 1)
     return out
 
 
+def device_name(device: str) -> str:
+    import platform
+
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
 def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
+    """Users/s through the one evaluator (`ranks_from_scores`), which always ranks on the CPU."""
     import torch
 
     from bench.metrics import ranks_from_scores
@@ -49,7 +70,7 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
     return round(5 * n_users / (time.perf_counter() - t), 1)
 
 
-def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None) -> dict[str, Any]:
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = "cpu") -> dict[str, Any]:
     """Runs inside a fresh process."""
     import torch
 
@@ -58,17 +79,21 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     from bench.runner import prepare_split
 
     split = prepare_split("ml-100k", Path(results))
-    config: dict[str, Any] = {"profile": "cpu", "batch_size": batch}
+    config: dict[str, Any] = {"profile": profile, "batch_size": batch}
     if llm:
         config["llm"] = llm
     with PeakMemory() as memory:
         method = METHODS.get(name)(config)
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
+        device = str(method._device())
         optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-5)
+        n_items = min(split.n_items, 128)
+        _sync(device)
         t = time.perf_counter()
-        items = model.encode_items(min(split.n_items, 128), batch_size=64)
-        item_rate = 128 / (time.perf_counter() - t)
+        items = model.encode_items(n_items, batch_size=64)
+        _sync(device)
+        item_rate = n_items / (time.perf_counter() - t)
         items = torch.cat([items, items.new_zeros(split.n_items + 1 - items.shape[0], items.shape[1])])
         rows = method.training_rows(split, 0, "stage1", 0)[: batch * (steps + 1)]
         method._train_epoch(rows[:batch], items, optimizer, ctx, "warm-up")
@@ -79,29 +104,34 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
     weight_grads = any(p.requires_grad for p in backbone.parameters())
     flops_per_token = 2 * non_embedding * (3 if not weight_grads else 4)
+    report = memory.report()
     return {
         "method": name,
+        "profile": profile,
         "examples_per_s": info["examples_per_s"],
         "tokens_per_s": info["tokens_per_s"],
         "achieved_gflops": round(flops_per_token * info["tokens_per_s"] / 1e9, 1),
-        "items_encoded_per_s": round(item_rate, 2) if name == "laser" else None,
-        "peak_rss_mb": memory.report()["peak_rss_mb"],
+        "items_encoded_per_s": round(item_rate, 2),
+        "peak_rss_mb": report["peak_rss_mb"],
+        "cuda_max_allocated_mb": report.get("cuda_max_allocated_mb"),
         "trainable": counts.trainable,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "device": device_name(device),
         "threads": torch.get_num_threads(),
     }
 
 
-def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None) -> list[dict[str, Any]]:
+def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = "cpu") -> list[dict[str, Any]]:
     import pandas as pd
+    import torch
 
     from bench.runner import prepare_split
 
     prepare_split("ml-100k", Path(results))  # once, before the workers share it
-    peak = gemm_peak()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    peak = gemm_peak(n=8192 if device == "cuda" else 1024, repeats=20 if device == "cuda" else 5, device=device)
     rows = []
     for name in methods:
-        cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or ""]
+        cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or "", profile]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             rows.append({"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
@@ -116,10 +146,11 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
         for other in ok.index.drop("laser"):
             if pd.notna(ok.loc[other].get("examples_per_s")):
                 ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
-                ratios[f"laser/{other} peak_rss"] = round(ok.loc["laser", "peak_rss_mb"] / ok.loc[other, "peak_rss_mb"], 2)
+                memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
+                ratios[f"laser/{other} {memory}"] = round(ok.loc["laser", memory] / ok.loc[other, memory], 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
-    summary = {**peak, "eval_users_per_s": eval_throughput(), **ratios}
+    summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **ratios}
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     print(table.to_string(index=False))
     for k, v in summary.items():
@@ -128,5 +159,5 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
 
 
 if __name__ == "__main__":  # worker entry: one method per process
-    name, steps, batch, results, llm = sys.argv[1:6]
-    print(json.dumps(measure_method(name, int(steps), int(batch), results, llm or None)))
+    name, steps, batch, results, llm, profile = sys.argv[1:7]
+    print(json.dumps(measure_method(name, int(steps), int(batch), results, llm or None, profile)))

@@ -81,3 +81,40 @@ def test_laser_on_real_smollm2_end_to_end(ml100k, tmp_path):
     assert r["training"]["epochs"] == 2 and r["training"]["curve"][0]["stage"] == "stage1"
     assert 0 < r["metrics"]["test"]["mrr"] <= 1
     assert r["analysis"]["expert_usage"]
+
+
+@pytest.mark.slow
+def test_lora_on_real_smollm2_under_a_two_process_launch(ml100k, tmp_path):
+    """The README's CPU launch: torchrun, two processes over gloo, through `bench run`; one record."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_distributed import ROOT, free_port
+
+    tiny_dir = write_atomic(slice_dataset(ml100k, 24, max_len=10), tmp_path / "data" / "ml-tiny")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"datasets: [{tiny_dir}]\nseeds: [0]\nmethods:\n  lora: {{profile: cpu, batch_size: 4, stage1_epochs: 1, stage2_epochs: 1}}\n")
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+           "-m", "bench.cli", "--results", str(results), "run", "--suite", str(suite), "--quiet"]
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = list((results / "runs").rglob("*.json"))
+    r = json.loads(path.read_text())
+    assert r["status"] == "ok", r.get("error")
+    assert [e["processes"] for e in r["training"]["curve"]] == [2, 2]
+    # 24 users, one row each, batch 4: 6 batches, 3 per process
+    assert [e["examples"] for e in r["training"]["curve"]] == [12, 12]
+
+
+@pytest.mark.slow
+def test_bench_perf_measures_the_llm_baselines(tmp_path):
+    out = tmp_path / "perf.csv"
+    assert main(["--results", str(tmp_path / "results"), "perf", "--methods", "lora", "full_ft", "--steps", "1", "--batch", "2", "--out", str(out)]) == 0
+    summary = json.loads(out.with_suffix(".json").read_text())["summary"]
+    rows = {r["method"]: r for r in json.loads(out.with_suffix(".json").read_text())["rows"]}
+    assert set(rows) == {"lora", "full_ft"} and all("error" not in r for r in rows.values())
+    assert rows["full_ft"]["trainable"] > 100 * rows["lora"]["trainable"]
+    assert all(r["examples_per_s"] > 0 and r["tokens_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())
+    assert summary["gemm_bf16_gflops"] > 0 and "laser/lora examples_per_s" not in summary  # no laser row, no ratio
