@@ -52,6 +52,7 @@ class LaserConfig:
     mformer_blocks: int = 12
     readout: str = "suffix"  # suffix | mean | eos
     suffix_tokens: int = 1
+    cache_frozen_text: bool = True  # suffix-only variant: run the constant text once, the suffix over its KV cache
     tau: float = 0.05
     balance_weight: float = 0.01
     lr: float = 1e-4

@@ -117,6 +117,9 @@ class LaserModel(nn.Module):
             parts.append(prefix.to(text.dtype))
             offset += prefix.shape[1]
         parts.append(text)
+        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self._autocast else nullcontext()
+        if self._text_is_constant():
+            return self._encode_suffix_over_cached_text(text, lengths, ctx), balance, chosen
         n_suffix = 0
         if self.suffix is not None:
             n_suffix = self.suffix.shape[0]
@@ -126,7 +129,6 @@ class LaserModel(nn.Module):
             text_with_suffix = text_with_suffix.scatter(1, pos[..., None].expand(-1, -1, text.shape[-1]), self.suffix.to(text.dtype).expand(B, -1, -1))
             parts[-1] = text_with_suffix
         inputs = torch.cat(parts, 1)
-        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self._autocast else nullcontext()
         with ctx:
             hidden = self.backbone(inputs_embeds=inputs, use_cache=False).last_hidden_state
         hidden = hidden.float()
@@ -139,6 +141,33 @@ class LaserModel(nn.Module):
             last = offset + lengths - 1 + n_suffix
             out = hidden[rows, last]
         return out, balance, chosen
+
+    def _text_is_constant(self) -> bool:
+        """Suffix-only Laser: nothing trainable comes before or inside the text, so the text's
+        hidden states do not depend on any trainable weight."""
+        return (
+            self.cfg.cache_frozen_text and self.prefix is None and self.suffix is not None and self.leading_positions == 0
+            and not any(p.requires_grad for p in self.backbone.parameters())
+        )
+
+    def _encode_suffix_over_cached_text(self, text, lengths, ctx):
+        """The text once without gradient, keeping its key/value cache; then only the suffix
+        tokens run with gradient, attending to that cache. Equal to the full pass (causal
+        attention: the text never sees the suffix) at the cost of one forward pass instead of
+        forward + backward through every text position."""
+        B, T, _ = text.shape
+        device = text.device
+        n_suffix = self.suffix.shape[0]
+        with torch.no_grad(), ctx:
+            cache = self.backbone(inputs_embeds=text, use_cache=True).cache
+        real = torch.arange(T, device=device)[None] < lengths[:, None]
+        mask = torch.cat([real, real.new_ones(B, n_suffix)], 1).long()
+        positions = lengths[:, None] + torch.arange(n_suffix, device=device)[None]
+        with ctx:
+            hidden = self.backbone(
+                inputs_embeds=self.suffix.to(text.dtype).expand(B, -1, -1), attention_mask=mask, position_ids=positions, cache=cache, use_cache=True
+            ).last_hidden_state
+        return hidden[:, -1].float()
 
     def encode_items(self, n_items: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
         """The item matrix I: every item through the user path with a one-item history, in batches

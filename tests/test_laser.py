@@ -172,3 +172,20 @@ def test_scores_come_back_in_the_callers_user_order(split, encoder, results, tmp
     together = method._score_with(items, histories)
     one_by_one = torch.cat([method._score_with(items, [h]) for h in histories[:6]])
     assert torch.allclose(together[:6], one_by_one, atol=1e-4)
+
+
+def test_suffix_only_over_a_cached_text_equals_the_full_pass(split, results, tmp_path):
+    """Suffix-only Laser runs the frozen text once (no gradient) and the suffix over its KV
+    cache; embeddings and the suffix's gradient must equal the plain full pass."""
+    histories = split.histories("test")[:12]  # different lengths: padding and per-row positions matter
+    out = {}
+    for cached in (True, False):
+        method, ctx = make(split, results, tmp_path, prefix="none", suffix_tokens=2, cache_frozen_text=cached, autocast="off")
+        model = method.build(split, ctx)
+        assert model._text_is_constant() is cached
+        model.train()
+        emb, _, _ = model.encode(histories)
+        emb.pow(2).sum().backward()
+        out[cached] = (emb.detach(), model.suffix.grad.clone())
+    assert torch.allclose(out[True][0], out[False][0], atol=1e-5)
+    assert torch.allclose(out[True][1], out[False][1], atol=1e-5, rtol=1e-4)
