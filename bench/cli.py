@@ -162,7 +162,9 @@ class _Parser(argparse.ArgumentParser):
 def cmd_perf(args) -> int:
     from bench.perf import run_perf
 
-    run_perf(args.methods, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
+    from bench.perf import DEFAULT_METHODS
+
+    run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
     return 0
 
 
@@ -206,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("perf", help="training/encoding throughput and memory of Laser vs LLM baselines, in one sitting")
-    s.add_argument("--methods", nargs="+", default=["laser", "lora", "full_ft"])
+    s.add_argument("--methods", nargs="+", default=None, help="default: laser, laser:suffix_only, lora, full_ft; METHOD:VARIANT is an ablation variant")
     s.add_argument("--steps", type=int, default=4)
     s.add_argument("--batch", type=int, default=8)
     s.add_argument("--out", default="reports/perf.csv")

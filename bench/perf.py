@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METHODS = ("laser", "lora", "full_ft")
+DEFAULT_METHODS = ("laser", "laser:suffix_only", "lora", "full_ft")  # NAME:VARIANT = an ablation variant of NAME
 
 
 def _sync(device) -> None:
@@ -70,6 +70,21 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
     return round(5 * n_users / (time.perf_counter() - t), 1)
 
 
+def method_and_overrides(name: str, profile: str) -> tuple[str, dict[str, Any]]:
+    """`laser:suffix_only` -> ("laser", that ablation variant's keys); a plain name -> (name, {})."""
+    from bench.errors import unknown
+    from laser.ablations import COMPONENTS
+
+    if ":" not in name:
+        return name, {}
+    base, variant = name.split(":", 1)
+    tables = [COMPONENTS.get(c)(profile) for c in COMPONENTS.names()]
+    for table in tables:
+        if variant in table:
+            return base, table[variant]
+    raise unknown("ablation variant", variant, sorted({v for t in tables for v in t}))
+
+
 def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = "cpu") -> dict[str, Any]:
     """Runs inside a fresh process."""
     import torch
@@ -79,11 +94,12 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     from bench.runner import prepare_split
 
     split = prepare_split("ml-100k", Path(results))
-    config: dict[str, Any] = {"profile": profile, "batch_size": batch}
+    base, overrides = method_and_overrides(name, profile)
+    config: dict[str, Any] = {"profile": profile, **overrides, "batch_size": batch}
     if llm:
         config["llm"] = llm
     with PeakMemory() as memory:
-        method = METHODS.get(name)(config)
+        method = METHODS.get(base)(config)
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
         device = str(method._device())
