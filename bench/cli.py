@@ -160,9 +160,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_perf(args) -> int:
-    from bench.perf import run_perf
-
-    from bench.perf import DEFAULT_METHODS
+    from bench.perf import DEFAULT_METHODS, run_perf
 
     run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
     return 0
