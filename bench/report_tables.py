@@ -328,6 +328,43 @@ def parameter_frame(records: Sequence[dict[str, Any]]):
     return by_family(pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS)))
 
 
+COST_COLUMNS = (
+    "family", "name", "dataset", "status", "uses_ids", "recall@10", "ndcg@10", "mrr", "trainable",
+    "examples_per_s", "tokens_per_s", "epoch_s", "fit_s", "total_s", "peak_rss_mb", "cuda_max_allocated_mb", "threads",
+)
+
+
+def cost_frame(records: Sequence[dict[str, Any]]):
+    """One row per (method row, dataset), first ok seed: test Recall/NDCG@10 and MRR beside what
+    the run cost (training examples/s and tokens/s averaged over its epochs, where the method
+    reports them; wall times; peak memory)."""
+    import pandas as pd
+
+    runs = runs_frame(records, [])
+    by_key = {r["key"]: r for r in records}
+    rows = []
+    for (family, name, dataset), group in runs.groupby(["family", "name", "dataset"], sort=False):
+        ok = group[group["status"] == "ok"].sort_values("seed")
+        record = by_key[(ok if not ok.empty else group).iloc[0]["key"]]
+        curve = (record.get("training") or {}).get("curve") or []
+        mean = lambda key: round(sum(e[key] for e in curve) / len(curve), 2) if curve and all(key in e for e in curve) else None  # noqa: E731
+        timings, memory = record.get("timings") or {}, record.get("memory") or {}
+        metrics = ((record.get("metrics") or {}).get("test")) or {}
+        rows.append(
+            {
+                "family": family, "name": name, "dataset": dataset, "status": record.get("status"),
+                "uses_ids": record.get("uses_collaborative_ids"),
+                **{m: metrics.get(m) for m in ("recall@10", "ndcg@10", "mrr")},
+                "trainable": (record.get("parameters") or {}).get("trainable"),
+                "examples_per_s": mean("examples_per_s"), "tokens_per_s": mean("tokens_per_s"), "epoch_s": mean("epoch_s"),
+                "fit_s": timings.get("fit_s"), "total_s": timings.get("total_s"),
+                "peak_rss_mb": memory.get("peak_rss_mb"), "cuda_max_allocated_mb": memory.get("cuda_max_allocated_mb"),
+                "threads": record.get("threads"),
+            }
+        )
+    return by_family(pd.DataFrame(rows, columns=list(COST_COLUMNS)))
+
+
 def params_vs_metric(records: Sequence[dict[str, Any]], metric: str = "ndcg@10"):
     """Trainable parameters beside mean/std of `metric` per (method row, dataset), ok runs only."""
     runs = runs_frame(records, [metric])

@@ -61,15 +61,19 @@ class Section:
     published: Any = None  # the paper's rows shown beside ours, as CSV
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if not _present(value):
         return "–"
     return f"{value:.{digits}f}"
 
 
 def fmt_count(n: Any) -> str:
     """Parameter counts as the paper writes them: 787.3M, 4.194M, 0.1352M."""
-    if n is None or (isinstance(n, float) and math.isnan(n)):
+    if not _present(n):
         return "-"
     n = int(n)
     if n >= 1_000_000_000:
@@ -255,6 +259,36 @@ def parameter_csv(params):
         out[column] = out[column].astype(object)
         out.loc[out["status"] != "ok", column] = "failed"
     return out
+
+
+# ---------------------------------------------------------------- cost per run
+
+
+def cost_view(costs) -> TableView:
+    rows = []
+    for c in costs.itertuples(index=False):
+        if c.status != "ok":
+            rows.append([Cell(c.name), Cell(c.dataset)] + [Cell("failed")] * 9)
+            continue
+        memory = f"{c.cuda_max_allocated_mb:,.0f} (GPU)" if _present(c.cuda_max_allocated_mb) else (f"{c.peak_rss_mb:,.0f}" if _present(c.peak_rss_mb) else "-")
+        rows.append(
+            [Cell(c.name), Cell(c.dataset), Cell(_yes_no(c.uses_ids)), Cell(fmt(c.recall_10)), Cell(fmt(c.ndcg_10)), Cell(fmt(c.mrr)), Cell(fmt_count(c.trainable)),
+             Cell(fmt(c.examples_per_s, 2)), Cell(fmt(c.tokens_per_s, 1)), Cell(fmt(c.total_s, 0)), Cell(memory)]
+        )
+    notes = [
+        "Test metrics. Examples/s and tokens/s: training throughput per process, averaged over the run's epochs (LLM methods report it; RecBole's trainer does not: '-').",
+        "Wall s: training + evaluation of the run; peak memory: the run's peak RSS in MB (CUDA: torch.cuda.max_memory_allocated). Runs that shared the machine with others are slower than alone.",
+    ]
+    columns = ["Method", "Dataset", "Item IDs", "R@10", "N@10", "MRR", "Trainable", "Examples/s", "Tokens/s", "Wall s", "Peak MB"]
+    return TableView("Accuracy and cost per run", columns, rows, notes=notes, left=3)
+
+
+def cost_section(records) -> Section:
+    from bench.report_tables import cost_frame
+
+    costs = cost_frame(records)
+    view_frame = costs.rename(columns={"recall@10": "recall_10", "ndcg@10": "ndcg_10"})
+    return Section("costs", "Accuracy and cost per run", [cost_view(view_frame)], costs)
 
 
 # ---------------------------------------------------------------- ablations (Tables 4-7)
@@ -587,7 +621,7 @@ def suite_report(records, folder: Path, suite: str, metrics: Sequence[str]) -> l
 
     check_consistent(records)
     paper = load_paper_results()
-    sections = [main_section(records, metrics, paper), parameter_section(records, paper)]
+    sections = [main_section(records, metrics, paper), parameter_section(records, paper), cost_section(records)]
     return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder))
 
 

@@ -261,6 +261,21 @@ def test_parameter_table_backbones_and_counts():
     assert reports.fmt_count(787_300_000) == "787.3M" and reports.fmt_count(4_194_000) == "4.194M"
 
 
+def test_cost_table_puts_throughput_and_memory_beside_the_metrics():
+    curve = [{"epoch": 0, "valid_ndcg@10": 0.1, "examples_per_s": 2.0, "tokens_per_s": 200.0, "epoch_s": 30.0},
+             {"epoch": 1, "valid_ndcg@10": 0.2, "examples_per_s": 4.0, "tokens_per_s": 400.0, "epoch_s": 10.0}]
+    laser = make_record("laser", training={"epochs": 2, "curve": curve}, memory={"peak_rss_mb": 2500.0, "cuda_max_allocated_mb": 1800.0})
+    records = [make_record("sasrec"), laser, make_record("llmrec", status="failed")]
+    costs = rt.cost_frame(records).set_index("name")
+    assert costs.loc["laser", "examples_per_s"] == 3.0 and costs.loc["laser", "tokens_per_s"] == 300.0 and costs.loc["laser", "epoch_s"] == 20.0
+    assert costs.loc["laser", "ndcg@10"] == laser["metrics"]["test"]["ndcg@10"] and costs.loc["laser", "trainable"] == 1_200_000
+    assert pd.isna(costs.loc["sasrec", "examples_per_s"])  # RecBole reports no throughput: blank, not 0
+    view = reports.cost_view(costs.reset_index().rename(columns={"recall@10": "recall_10", "ndcg@10": "ndcg_10"}))
+    cells = {row[0].text: [c.text for c in row] for row in view.rows}
+    assert cells["laser"][-1] == "1,800 (GPU)" and cells["sasrec"][-1] == "900"
+    assert cells["sasrec"][7] == "–" and cells["llmrec"][2:] == ["failed"] * 9
+
+
 def ablation_records() -> list[dict]:
     out = []
     for seed in (0, 1):
