@@ -5,9 +5,12 @@ the same ml-100k users: training examples/s and tokens/s over a few steps after 
 achieved FLOP/s against the matrix-multiply peak measured in the same run, peak memory, and
 for Laser the item-matrix encoding throughput. The full-ranking evaluator's throughput is
 measured once. FLOPs are estimated as 2 x (non-embedding backbone parameters) per token for
-a forward pass and 2x that again for the backward pass through the activations, plus 2x more
-where the backbone's own weights get gradients (full fine-tune); attention's quadratic term
-is left out, so the figure is a lower bound.
+the forward pass, the same again for the backward pass through the activations (all methods:
+gradients must reach the virtual tokens or adapters), and the same again for the weight
+gradients where the backbone's own weights train (full fine-tune; LoRA's adapters are
+negligible): 4N per token frozen, 6N fine-tuned, 2N for Laser's suffix-only variant, whose
+text runs once without gradient. Attention's quadratic term and the small
+trainable modules are left out, so the figure is a lower bound.
 """
 
 from __future__ import annotations
@@ -119,7 +122,10 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     n_embed = model.embed.weight.numel()
     non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
     weight_grads = any(p.requires_grad for p in backbone.parameters())
-    flops_per_token = 2 * non_embedding * (3 if not weight_grads else 4)
+    if model._text_is_constant():  # suffix-only over a cached text: one forward pass, no backward through the text
+        flops_per_token = 2 * non_embedding
+    else:
+        flops_per_token = 2 * non_embedding * (3 if weight_grads else 2)
     report = memory.report()
     return {
         "method": name,
