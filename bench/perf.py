@@ -3,7 +3,7 @@
 For each method (each in its own subprocess, so peak RSS is its own) on the same backbone and
 the same ml-100k users: training examples/s and tokens/s over a few steps after a warm-up,
 achieved FLOP/s against the matrix-multiply peak measured in the same run, peak memory, and
-for Laser the item-matrix encoding throughput. The full-ranking evaluator's throughput is
+the item-matrix encoding throughput. The full-ranking evaluator's throughput is
 measured once. FLOPs are estimated as 2 x (non-embedding backbone parameters) per token for
 the forward pass, the same again for the backward pass through the activations (all methods:
 gradients must reach the virtual tokens or adapters), and the same again for the weight

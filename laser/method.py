@@ -158,6 +158,7 @@ class LaserMethod(Method):
         import torch
         from tqdm import tqdm
 
+        from laser.batching import bucketed_batches
         from laser.model import cosine_scores
 
         train_model = train_model if train_model is not None else self.model
@@ -168,8 +169,6 @@ class LaserMethod(Method):
         total, balance_total, n = 0.0, 0.0, 0
         t0 = time.perf_counter()
         tokens = 0
-        from laser.batching import bucketed_batches
-
         # torch's generator was seeded for this (stage, epoch), so the batch order is reproducible on resume
         lengths = [len(self.model.prompts.user_ids(h)) for h, _ in rows]
         batches = bucketed_batches(lengths, bs, self.cfg.length_buckets)
