@@ -4,16 +4,17 @@
 lambda 0.01, Adam lr 1e-4, 15 + 5 epochs, history 10, one training row per history prefix as
 in the released code), meant for a GPU.
 
-`cpu` keeps every component but shrinks it so a full run on ml-100k with SmolLM2-135M takes
-about 15 minutes on 2 cores. What it cuts, and why (measured on this machine with one
-thread free, bf16 weights: 2.1 training examples/s at history 3, 9.6 items/s and 6 users/s
-encoded; every LLM token is the budget):
+`cpu` keeps every component but shrinks it so a full run on ml-100k with SmolLM2-135M fits
+in half an hour of one core. Measured in the main suite (one thread each, two runs side by
+side on 2 cores): 25 min for Laser — items encoded twice at ~11 items/s (5 min), ~7 min per
+training epoch at 2.26 examples/s, final evaluation of 2 x 943 users 5 min; every LLM token
+is the budget. What it cuts, and why:
 - history 3 items instead of 10 (user prompts of ~110 tokens instead of ~300; an item's
   prompt is ~60 tokens, most of it the instruction);
 - M-Former 2 blocks, hidden 128, 4 heads, K=4 experts of L=4 queries (the prefix tokens pass
   through all 30 LLM layers, so L is paid in LLM tokens);
 - 1 + 1 epochs, each drawing one random history prefix per user (943 rows, not ~95k): the
-  item matrix is encoded twice (~2 min each) and each epoch costs ~5 min;
+  item matrix is encoded twice and each epoch costs ~7 min on one thread;
   lr 1e-3 and batch 16 to learn something in ~120 steps;
 - epochs are selected on a fixed random subset of 128 validation users (the final validation
   and test metrics use all users);
