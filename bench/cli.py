@@ -166,6 +166,10 @@ def cmd_perf(args) -> int:
     return 0
 
 
+def _add_joblib_backend(parser) -> None:
+    parser.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bench", description="Benchmark and ablation harness for LLM-based sequential recommendation.")
     p.add_argument("--results", default="results", help="results folder (run records, splits, caches)")
@@ -181,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=1, help="parallel runs (joblib); threads per run = cores // jobs")
     s.add_argument("--force", action="store_true", help="rerun finished runs")
     s.add_argument("--threads", type=int, help="torch threads per run (default: cores // jobs)")
-    s.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
+    _add_joblib_backend(s)
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_run)
@@ -192,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="cpu")
     s.add_argument("--seeds", nargs="+", type=int)
     s.add_argument("--jobs", type=int, default=1)
-    s.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
+    _add_joblib_backend(s)
     s.add_argument("--force", action="store_true")
     s.add_argument("--llm")
     s.add_argument("--quiet", action="store_true")

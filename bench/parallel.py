@@ -18,12 +18,16 @@ from bench.errors import UserError, unknown
 BACKENDS = ("loky", "dask", "ray")
 
 
+def check_backend(name: str) -> None:
+    if name not in BACKENDS:
+        raise unknown("joblib backend", name, BACKENDS)
+
+
 @contextlib.contextmanager
 def joblib_backend(name: str, jobs: int) -> Iterator[None]:
     from joblib import parallel_config
 
-    if name not in BACKENDS:
-        raise unknown("joblib backend", name, BACKENDS)
+    check_backend(name)
     if name == "loky":
         with parallel_config(backend="loky", n_jobs=jobs):
             yield

@@ -76,12 +76,12 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
 def method_and_overrides(name: str, profile: str) -> tuple[str, dict[str, Any]]:
     """`laser:suffix_only` -> ("laser", that ablation variant's keys); a plain name -> (name, {})."""
     from bench.errors import unknown
-    from laser.ablations import COMPONENTS
+    from laser.ablations import COMPONENTS, variants
 
     if ":" not in name:
         return name, {}
     base, variant = name.split(":", 1)
-    tables = [COMPONENTS.get(c)(profile) for c in COMPONENTS.names()]
+    tables = [variants(c, profile) for c in COMPONENTS.names()]
     for table in tables:
         if variant in table:
             return base, table[variant]
@@ -122,7 +122,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     n_embed = model.embed.weight.numel()
     non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
     weight_grads = any(p.requires_grad for p in backbone.parameters())
-    if model._text_is_constant():  # suffix-only over a cached text: one forward pass, no backward through the text
+    if model._text_constant:  # suffix-only over a cached text: one forward pass, no backward through the text
         flops_per_token = 2 * non_embedding
     else:
         flops_per_token = 2 * non_embedding * (3 if weight_grads else 2)

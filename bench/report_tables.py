@@ -300,23 +300,29 @@ def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test"
 # ---------------------------------------------------------------- parameters (Table 3)
 
 
+def representative_runs(records: Sequence[dict[str, Any]]):
+    """(family, name, dataset, "ok" | "failed", record) per table row: the row's first ok seed,
+    else its first run."""
+    runs = runs_frame(records, [])
+    by_key = {r["key"]: r for r in records}
+    for (family, name, dataset), group in runs.groupby(["family", "name", "dataset"], sort=False):
+        ok = group[group["status"] == "ok"].sort_values("seed")
+        yield family, name, dataset, "ok" if not ok.empty else "failed", by_key[(ok if not ok.empty else group).iloc[0]["key"]]
+
+
 def parameter_frame(records: Sequence[dict[str, Any]]):
     """One row per (method row, dataset): backbone, tuning and parameter counts of its first ok seed."""
     import pandas as pd
 
-    runs = runs_frame(records, [])
-    by_key = {r["key"]: r for r in records}
     rows = []
-    for (family, name, dataset), group in runs.groupby(["family", "name", "dataset"], sort=False):
-        ok = group[group["status"] == "ok"].sort_values("seed")
-        record = by_key[(ok if not ok.empty else group).iloc[0]["key"]]
+    for family, name, dataset, status, record in representative_runs(records):
         params = record.get("parameters") or {}
         rows.append(
             {
                 "family": family,
                 "name": name,
                 "dataset": dataset,
-                "status": "ok" if not ok.empty else "failed",
+                "status": status,
                 "backbone": backbone(record, family),
                 "tuning": tuning(record, family),
                 "llm_side_trainable": params.get("llm_side_trainable"),
@@ -340,19 +346,15 @@ def cost_frame(records: Sequence[dict[str, Any]]):
     reports them; wall times; peak memory)."""
     import pandas as pd
 
-    runs = runs_frame(records, [])
-    by_key = {r["key"]: r for r in records}
     rows = []
-    for (family, name, dataset), group in runs.groupby(["family", "name", "dataset"], sort=False):
-        ok = group[group["status"] == "ok"].sort_values("seed")
-        record = by_key[(ok if not ok.empty else group).iloc[0]["key"]]
+    for family, name, dataset, status, record in representative_runs(records):
         curve = (record.get("training") or {}).get("curve") or []
         mean = lambda key: round(sum(e[key] for e in curve) / len(curve), 2) if curve and all(key in e for e in curve) else None  # noqa: E731
         timings, memory = record.get("timings") or {}, record.get("memory") or {}
         metrics = ((record.get("metrics") or {}).get("test")) or {}
         rows.append(
             {
-                "family": family, "name": name, "dataset": dataset, "status": record.get("status"),
+                "family": family, "name": name, "dataset": dataset, "status": status,
                 "uses_ids": record.get("uses_collaborative_ids"),
                 **{m: metrics.get(m) for m in ("recall@10", "ndcg@10", "mrr")},
                 "trainable": (record.get("parameters") or {}).get("trainable"),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.configs import content_hash
-from bench.errors import UserError, unknown
+from bench.errors import UserError
 from bench.metrics import metrics_from_ranks, ranks_from_scores
 from bench.results import read_record, record_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
@@ -204,10 +204,9 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
         method = METHODS.get(spec.method)(spec.config)
         if world > 1 and not getattr(method, "distributed", False):
             raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
-    from bench.parallel import BACKENDS
+    from bench.parallel import check_backend
 
-    if backend not in BACKENDS:
-        raise unknown("joblib backend", backend, BACKENDS)
+    check_backend(backend)
     if world > 1 and jobs > 1:
         raise UserError("--jobs > 1 cannot be combined with a distributed launch: the processes already share each run")
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}

@@ -65,6 +65,12 @@ class LaserModel(nn.Module):
         else:
             self.suffix = None
         self._autocast = cfg.autocast == "bf16" or (cfg.autocast == "auto" and bf16_supported())
+        # suffix-only Laser: nothing trainable comes before or inside the text, so the text's
+        # hidden states depend on no trainable weight (decided once: the backbone arrives tuned or frozen)
+        self._text_constant = (
+            cfg.cache_frozen_text and self.prefix is None and self.suffix is not None and leading_positions == 0
+            and not any(p.requires_grad for p in self.backbone.parameters())
+        )
 
     def train(self, mode: bool = True) -> "LaserModel":
         super().train(mode)
@@ -118,7 +124,7 @@ class LaserModel(nn.Module):
             offset += prefix.shape[1]
         parts.append(text)
         ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self._autocast else nullcontext()
-        if self._text_is_constant():
+        if self._text_constant:
             return self._encode_suffix_over_cached_text(text, lengths, ctx), balance, chosen
         n_suffix = 0
         if self.suffix is not None:
@@ -141,14 +147,6 @@ class LaserModel(nn.Module):
             last = offset + lengths - 1 + n_suffix
             out = hidden[rows, last]
         return out, balance, chosen
-
-    def _text_is_constant(self) -> bool:
-        """Suffix-only Laser: nothing trainable comes before or inside the text, so the text's
-        hidden states do not depend on any trainable weight."""
-        return (
-            self.cfg.cache_frozen_text and self.prefix is None and self.suffix is not None and self.leading_positions == 0
-            and not any(p.requires_grad for p in self.backbone.parameters())
-        )
 
     def _encode_suffix_over_cached_text(self, text, lengths, ctx):
         """The text once without gradient, keeping its key/value cache; then only the suffix

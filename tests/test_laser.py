@@ -182,7 +182,7 @@ def test_suffix_only_over_a_cached_text_equals_the_full_pass(split, results, tmp
     for cached in (True, False):
         method, ctx = make(split, results, tmp_path, prefix="none", suffix_tokens=2, cache_frozen_text=cached, autocast="off")
         model = method.build(split, ctx)
-        assert model._text_is_constant() is cached
+        assert model._text_constant is cached
         model.train()
         emb, _, _ = model.encode(histories)
         emb.pow(2).sum().backward()
