@@ -118,3 +118,15 @@ def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code
     decoder.eval()
     emb = decoder.get_input_embeddings()
     return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params)
+
+
+def set_attention(decoder, attention: str, device_type: str) -> str:
+    """Pick the decoder's attention kernel; returns the one in use.
+
+    `auto` takes eager attention on CPU: for prompts of ~100 tokens, torch's CPU flash-attention
+    backward costs a quarter of a Laser training step (measured on SmolLM2, batch 16), while
+    eager attention's plain batched matmuls cost a few percent. On a GPU, SDPA's fused kernels win.
+    """
+    name = ("eager" if device_type == "cpu" else "sdpa") if attention == "auto" else attention
+    decoder.set_attn_implementation(name)
+    return name

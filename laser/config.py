@@ -41,6 +41,7 @@ class LaserConfig:
     trust_remote_code: bool = False
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     autocast: str = "auto"  # auto (bf16 where supported) | bf16 | off
+    attention: str = "auto"  # auto (eager on CPU, sdpa on GPU) | eager | sdpa: the LLM's attention kernel, same maths
     template: str = "full"  # full | no_single_token | no_instruction
     history: int = 10
     prefix: str = "mformer"  # mformer | linear (ablation no_mformer) | none (suffix only)
@@ -78,6 +79,7 @@ class LaserConfig:
             "id_encoder": ("bert4rec", "sasrec"),
             "dtype": ("auto", "fp32", "bf16", "fp16"),
             "autocast": ("auto", "bf16", "off"),
+            "attention": ("auto", "eager", "sdpa"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

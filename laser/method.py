@@ -98,7 +98,7 @@ class LaserMethod(Method):
         return LaserModel(backbone, prompts, id_encoder, self.cfg)
 
     def build(self, split, ctx: FitContext, id_encoder=None):
-        from laser.backbone import load_backbone
+        from laser.backbone import load_backbone, set_attention
         from laser.prompt import PromptBuilder
 
         if self._injected_backbone is not None:
@@ -108,6 +108,7 @@ class LaserMethod(Method):
 
             dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
             backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
+        self.attention = set_attention(backbone.decoder, self.cfg.attention, self._device().type)
         if self.cfg.prefix == "none":
             id_encoder = None
         elif id_encoder is None:
@@ -269,6 +270,7 @@ class LaserMethod(Method):
             "curve": state["curve"],
             "timings": {k: round(v, 1) for k, v in timings.items()},
             "backbone": self.model.backbone.config.name_or_path or self.cfg.llm,
+            "attention": self.attention,
         }
 
     # ------------------------------------------------------------------ scoring

@@ -189,3 +189,30 @@ def test_suffix_only_over_a_cached_text_equals_the_full_pass(split, results, tmp
         out[cached] = (emb.detach(), model.suffix.grad.clone())
     assert torch.allclose(out[True][0], out[False][0], atol=1e-5)
     assert torch.allclose(out[True][1], out[False][1], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("prefix", ["mformer", "none"])
+def test_eager_attention_equals_sdpa(split, encoder, results, tmp_path, prefix):
+    """The attention kernel is an execution choice (eager on CPU by default), not a model
+    change: embeddings and the gradients of every trainable part agree across kernels."""
+    histories = split.histories("test")[:12]
+    out = {}
+    for attention in ("eager", "sdpa"):
+        torch.manual_seed(0)
+        method, ctx = make(split, results, tmp_path, prefix=prefix, attention=attention)
+        model = method.build(split, ctx, encoder)
+        assert model.backbone.config._attn_implementation == attention
+        model.train()
+        emb, balance, _ = model.encode(histories)
+        (emb.pow(2).sum() + balance).backward()
+        out[attention] = (emb.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert torch.allclose(out["eager"][0], out["sdpa"][0], atol=1e-5)
+    assert out["eager"][1].keys() == out["sdpa"][1].keys() and out["eager"][1]
+    for name, grad in out["eager"][1].items():
+        assert torch.allclose(grad, out["sdpa"][1][name], atol=1e-5, rtol=1e-4), name
+
+
+def test_auto_attention_is_eager_on_cpu(split, results, tmp_path):
+    method, ctx = make(split, results, tmp_path, prefix="none")
+    method.build(split, ctx)
+    assert method.attention == "eager" and method.model.backbone.config._attn_implementation == "eager"
