@@ -43,13 +43,14 @@ def run_key(spec: RunSpec, split: Split) -> str:
 
 
 @contextmanager
-def run_lock(results: Path, key: str):
-    """Non-blocking exclusive lock; yields False when another process holds the run."""
+def run_lock(results: Path, key: str, wait: bool = False):
+    """Exclusive lock on `key` across processes; yields False when another process holds it,
+    or, with `wait`, blocks until it is free and then yields True."""
     path = Path(results) / "locks" / f"{key}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return

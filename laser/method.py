@@ -78,16 +78,20 @@ class LaserMethod(Method):
     def _encoder(self, split, ctx: FitContext):
         from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
         from bench.configs import from_mapping
+        from bench.runner import run_lock
         from laser.id_encoder import FrozenIdEncoder
 
         cls = METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"]
         settings = from_mapping(RecBoleSettings, self.cfg.id_encoder_config, "laser id_encoder_config")
         path = encoder_cache_path(ctx.results_root, cls.model_name, settings, split.hash, ctx.seed)
-        if not path.exists():
-            if ctx.on_epoch:
-                ctx.on_epoch({"note": f"training the frozen {cls.model_name} encoder (cached at {path})"})
-            trainer = cls(self.cfg.id_encoder_config)
-            trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
+        # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
+        # variants) wait for it and load the cache
+        with run_lock(ctx.results_root, f"encoder-{path.stem}", wait=True):
+            if not path.exists():
+                if ctx.on_epoch:
+                    ctx.on_epoch({"note": f"training the frozen {cls.model_name} encoder (cached at {path})"})
+                trainer = cls(self.cfg.id_encoder_config)
+                trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
         method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         return FrozenIdEncoder(method, self.cfg.history)
 

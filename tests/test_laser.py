@@ -216,3 +216,39 @@ def test_auto_attention_is_eager_on_cpu(split, results, tmp_path):
     method, ctx = make(split, results, tmp_path, prefix="none")
     method.build(split, ctx)
     assert method.attention == "eager" and method.model.backbone.config._attn_implementation == "eager"
+
+
+def test_a_missing_id_encoder_is_trained_once_while_other_processes_wait(split, tmp_path, monkeypatch):
+    """Ranks of a launch and parallel Laser variants share one frozen encoder: whoever finds it
+    missing trains it under a lock; the others wait, then load the cache instead of training a copy."""
+    import threading
+
+    from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
+    from bench.configs import from_mapping
+    from bench.runner import run_lock
+    from bench.splits import save_split
+
+    root = tmp_path / "results"
+    save_split(root, split)
+    method, ctx = make(split, root, tmp_path / "waiting")
+    cls = METHOD_CLASSES["BERT4Rec"]
+    settings = from_mapping(RecBoleSettings, method.cfg.id_encoder_config, "encoder")
+    path = encoder_cache_path(root, cls.model_name, settings, split.hash, 0)
+    real_fit, trained_by = cls.fit, []
+
+    def counting_fit(self, *args, **kwargs):
+        trained_by.append(threading.current_thread().name)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "fit", counting_fit)
+    got = {}
+    with run_lock(root, f"encoder-{path.stem}") as held:  # "another process" is training it
+        assert held and not path.exists()
+        waiter = threading.Thread(target=lambda: got.setdefault("encoder", method._encoder(split, ctx)), name="waiter")
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive()  # blocked on the lock
+        cls(method.cfg.id_encoder_config).fit(split, FitContext(workdir=tmp_path / "trainer", seed=0, results_root=root, progress=False))
+    waiter.join(120)
+    assert trained_by == [threading.current_thread().name]  # the waiter loaded the cache, trained nothing
+    assert got["encoder"].dim > 0 and path.exists()
