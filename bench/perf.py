@@ -138,6 +138,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         "cuda_max_allocated_mb": report.get("cuda_max_allocated_mb"),
         "trainable": counts.trainable,
         "device": device_name(device),
+        "attention": method.attention,
         "threads": torch.get_num_threads(),
     }
 
@@ -146,6 +147,7 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
     import pandas as pd
     import torch
 
+    from bench.provenance import git_commit, host, now, versions
     from bench.runner import prepare_split
 
     prepare_split("ml-100k", Path(results))  # once, before the workers share it
@@ -173,7 +175,8 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **ratios}
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    provenance = {"date": now(), "git_commit": git_commit(), "versions": versions(), "host": host()}
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary, "provenance": provenance}, indent=1))
     print(table.to_string(index=False))
     for k, v in summary.items():
         print(f"{k}: {v}")

@@ -118,3 +118,6 @@ def test_bench_perf_measures_the_llm_baselines(tmp_path):
     assert rows["full_ft"]["trainable"] > 100 * rows["lora"]["trainable"]
     assert all(r["examples_per_s"] > 0 and r["tokens_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())
     assert summary["gemm_bf16_gflops"] > 0 and "laser/lora examples_per_s" not in summary  # no laser row, no ratio
+    assert all(r["attention"] == "eager" for r in rows.values())  # the CPU default kernel, recorded
+    provenance = json.loads(out.with_suffix(".json").read_text())["provenance"]
+    assert provenance["versions"]["torch"] and provenance["date"] and "cpus" in provenance["host"]
