@@ -197,6 +197,13 @@ class RecBoleMethod(Method):
             trainer = Trainer(config, model)
             curve = []
             orig_valid = trainer._valid_epoch
+            batch_loss = model.calculate_loss
+
+            def calculate_loss(interaction):
+                ctx.rebalance_threads()  # each batch first takes this run's current share of the cores
+                return batch_loss(interaction)
+
+            model.calculate_loss = calculate_loss
 
             def valid_epoch(valid_data, show_progress=False):
                 score, result = orig_valid(valid_data, show_progress)

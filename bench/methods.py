@@ -43,6 +43,12 @@ class FitContext:
     progress: bool = True
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    rebalance: Callable[[], Any] | None = None  # bench/threads.py: take this run's share of the cores now
+
+    def rebalance_threads(self) -> None:
+        """Call at safe points of long work (each batch): cheap, and a no-op for fixed threads."""
+        if self.rebalance is not None:
+            self.rebalance()
 
 
 class Method(ABC):

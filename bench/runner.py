@@ -13,7 +13,7 @@ import os
 import time
 import traceback
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate(method, split: Split, stage: str, batch_size: int = 256) -> tuple[list[int], dict[str, float]]:
+def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=None) -> tuple[list[int], dict[str, float]]:
+    """Full-ranking metrics of `stage`; `between()` runs before each chunk of users."""
     import numpy as np
 
     histories, targets = split.histories(stage), split.targets(stage)
     ranks = []
     for start in range(0, len(histories), batch_size):
+        if between is not None:
+            between()
         scores = method.score(histories[start : start + batch_size])
         if scores.shape != (len(histories[start : start + batch_size]), split.n_items + 1):
             raise RuntimeError(f"score() returned shape {tuple(scores.shape)}, expected [B, {split.n_items + 1}]")
@@ -87,12 +90,15 @@ def evaluate(method, split: Split, stage: str, batch_size: int = 256) -> tuple[l
     return all_ranks.tolist(), metrics_from_ranks(all_ranks)
 
 
-def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate one run; the returned record says `ok` or `failed` with a reason."""
+def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None) -> dict[str, Any]:
+    """Train and evaluate one run; the returned record says `ok` or `failed` with a reason.
+    `share_cores`: start with `threads`, then share that many cores with the other runs active
+    in `results` (bench/threads.py); None keeps `threads` fixed."""
     import torch
 
     from bench import provenance
     from bench.methods import METHODS, FitContext
+    from bench.threads import CoreShare
 
     key = run_key(spec, split)
     torch.set_num_threads(threads)
@@ -127,18 +133,20 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
 
     t0 = time.perf_counter()
     memory = provenance.PeakMemory()
+    share = CoreShare(results, key, share_cores) if share_cores else None
+    rebalance = share.rebalance if share else None
     try:
-        with memory:
+        with memory, share or nullcontext():
             seed_everything(spec.seed)
             method = METHODS.get(spec.method)(spec.config)
             record["family"] = method.family
             record["uses_collaborative_ids"] = method.uses_collaborative_ids
             workdir = Path(results) / "work" / key  # checkpoints, RecBole scratch, tensorboard
-            ctx = FitContext(workdir=workdir, seed=spec.seed, results_root=Path(results), threads=threads, progress=progress, on_epoch=on_epoch)
+            ctx = FitContext(workdir=workdir, seed=spec.seed, results_root=Path(results), threads=threads, progress=progress, on_epoch=on_epoch, rebalance=rebalance)
             record["training"] = method.fit(split, ctx)
             t_fit = time.perf_counter()
-            valid_ranks, valid_metrics = evaluate(method, split, "valid")
-            test_ranks, test_metrics = evaluate(method, split, "test")
+            valid_ranks, valid_metrics = evaluate(method, split, "valid", between=rebalance)
+            test_ranks, test_metrics = evaluate(method, split, "test", between=rebalance)
             t_eval = time.perf_counter()
             counts = method.parameter_counts()
             record["analysis"] = getattr(method, "analysis", None) or {}
@@ -159,6 +167,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     except Exception as exc:  # a failed run is recorded and the suite goes on
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8), timings={"total_s": round(time.perf_counter() - t0, 2)})
     record["memory"] = memory.report()
+    if share:
+        record["threads_max"] = share.max_threads  # `threads` at the start, up to this as other runs ended
     record["finished"] = provenance.now()
     return record
 
@@ -168,7 +178,7 @@ def launch_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool) -> tuple[str, dict | None]:
+def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool, share_cores: int | None = None) -> tuple[str, dict | None]:
     """('done' | 'skipped' | 'locked' | 'worker', record)."""
     key = run_key(spec, split)
     path = record_path(results, spec.dataset, spec.name, key)
@@ -189,7 +199,7 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
     with run_lock(results, key) as got:
         if not got:
             return "locked", None
-        record = execute(spec, split, results, threads=threads, progress=progress)
+        record = execute(spec, split, results, threads=threads, progress=progress, share_cores=share_cores)
         write_record(path, record)
     return "done", record
 
@@ -212,13 +222,16 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
         raise UserError("--jobs > 1 cannot be combined with a distributed launch: the processes already share each run")
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
     cores = os.cpu_count() or 1
+    # runs on this machine share its cores as they come and go; fixed threads for an explicit
+    # --threads, a distributed launch, or a cluster backend (other machines' cores)
+    share_cores = cores if threads is None and world == 1 and backend == "loky" else None
     threads = threads or max(1, cores // max(jobs, 1))
     records: list[dict] = []
     if jobs <= 1:
         bar = tqdm(specs, desc="runs", unit="run", disable=not progress or rank != 0)
         for spec in bar:
             bar.set_postfix_str(f"{spec.name} {spec.dataset} seed={spec.seed}")
-            status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress)
+            status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress, share_cores)
             _report(status, spec, record, bar)
             if record:
                 records.append(record)
@@ -229,7 +242,7 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
 
     with joblib_backend(backend, jobs):
         outputs = Parallel(return_as="generator")(
-            delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress) for spec in specs
+            delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress, share_cores) for spec in specs
         )
         for spec, (status, record) in zip(specs, tqdm(outputs, total=len(specs), desc="runs", unit="run", disable=not progress)):
             _report(status, spec, record, None)

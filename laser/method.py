@@ -180,6 +180,7 @@ class LaserMethod(Method):
         if world > 1:  # every process the same number of steps, or DDP's all-reduce would wait forever
             batches = batches[rank : len(batches) // world * world : world]
         for index in tqdm(batches, desc=label, leave=False, disable=not ctx.progress or rank != 0, unit="batch"):
+            ctx.rebalance_threads()
             batch = [rows[i] for i in index]
             users, balance, _ = train_model([h for h, _ in batch])
             scores = cosine_scores(users, items, self.cfg.tau)
@@ -218,6 +219,7 @@ class LaserMethod(Method):
         n_epochs = {"stage1": self.cfg.stage1_epochs, "stage2": self.cfg.stage2_epochs}
 
         def encode_items():
+            ctx.rebalance_threads()
             t = time.perf_counter()
             I = self.model.encode_items(split.n_items, self.cfg.eval_batch_size * 2, progress=ctx.progress)
             timings["item_encoding_s"] += time.perf_counter() - t
@@ -243,6 +245,7 @@ class LaserMethod(Method):
                 info = self._train_epoch(rows, state["items"], optimizer, ctx, f"{stage} epoch {epoch}", train_model)
                 if stage == "stage1":
                     state["items"] = encode_items()
+                ctx.rebalance_threads()
                 ndcg = self._validate(split, valid_users, state["items"])
                 # epoch_s: the whole epoch (training, item re-encoding, validation); train_s: training only
                 info["epoch_s"] = round(time.perf_counter() - t_stage, 1)

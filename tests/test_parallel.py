@@ -25,3 +25,47 @@ def test_parallel_runs_match_sequential_runs(data_dir, tmp_path, backend):  # no
     for a, b in zip(sequential, parallel):
         assert (a["name"], a["metrics"], a["ranks"]) == (b["name"], b["metrics"], b["ranks"])
     assert len(list((tmp_path / backend / "runs").rglob("*.json"))) == 2
+
+
+def test_runs_share_the_cores_as_they_come_and_go(tmp_path):
+    """A run takes cores // (runs active in its results folder); when another run ends (or its
+    process dies without cleaning up), its cores come back at the next check."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from bench.threads import CoreShare
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    before = torch.get_num_threads()
+    try:
+        with CoreShare(tmp_path, "a", cores=4, interval_s=600) as share:
+            assert torch.get_num_threads() == 4  # alone
+            other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            try:
+                (tmp_path / "active" / f"b.{other.pid}").touch()  # another run, alive
+                (tmp_path / "active" / f"c.{dead.pid}").touch()  # a run killed before cleaning up
+                assert share.rebalance() == 4  # looked at most once per interval
+                assert share.rebalance(force=True) == 2 and torch.get_num_threads() == 2
+                assert not (tmp_path / "active" / f"c.{dead.pid}").exists()
+            finally:
+                other.kill()
+                other.wait()
+            assert share.rebalance(force=True) == 4  # the other run ended: its cores come back
+            assert share.max_threads == 4
+        assert not any((tmp_path / "active").iterdir())  # its own marker is gone
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_parallel_runs_record_their_thread_share(data_dir, tmp_path):  # noqa: F811
+    import os
+
+    records = run_specs(specs(data_dir), tmp_path, jobs=2, progress=False)
+    cores = os.cpu_count()
+    for r in records:
+        assert r["threads"] == max(1, cores // 2) and max(1, cores // 2) <= r["threads_max"] <= cores
+    fixed = run_specs(specs(data_dir), tmp_path / "fixed", jobs=2, progress=False, threads=1)
+    assert all(r["threads"] == 1 and "threads_max" not in r for r in fixed)  # an explicit --threads stays fixed
