@@ -6,9 +6,9 @@ in the released code), meant for a GPU.
 
 `cpu` keeps every component but shrinks it so a full run on ml-100k with SmolLM2-135M fits
 in half an hour of one core. Measured in the main suite (one thread each, two runs side by
-side on 2 cores): 25 min for Laser — items encoded twice at ~11 items/s (5 min), ~7 min per
-training epoch at 2.26 examples/s, final evaluation of 2 x 943 users 5 min; every LLM token
-is the budget. What it cuts, and why:
+side on 2 cores): 22 min for Laser — items encoded twice at ~11 items/s (5 min), ~6 min per
+training epoch at 2.6-2.8 examples/s, final evaluation of 2 x 943 users 5 min; every LLM
+token is the budget. What it cuts, and why:
 - history 3 items instead of 10 (user prompts of ~110 tokens instead of ~300; an item's
   prompt is ~60 tokens, most of it the instruction);
 - M-Former 2 blocks, hidden 128, 4 heads, K=4 experts of L=4 queries (the prefix tokens pass
