@@ -171,3 +171,29 @@ def test_suites_name_the_baselines():
 
     assert {s.name for s in expand(load_suite("peft"))} == {"laser", *BASELINES}
     assert {"laser", "lora", "full_ft"} <= {s.name for s in expand(load_suite("main"))}
+
+
+@pytest.mark.parametrize("name,shared", [("lora", True), ("full_ft", True), ("prompt_tuning", False), ("prefix_tuning", False)])
+def test_inference_over_a_shared_head_cache_equals_the_full_pass(split, results, tmp_path, name, shared):
+    """At inference, when nothing per-row comes before the instruction, the head runs once and
+    the rows continue from its cache: the same user and item embeddings as the full pass.
+    Prompt learning brings its own virtual tokens or cache and keeps the full pass."""
+    method, _, ctx = make(name, split, results, tmp_path)
+    model = method.build(split, ctx)
+    with torch.no_grad():  # LoRA / full FT weights off their initial values, so the test sees them
+        for p in model.backbone.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    assert model._head_shared is shared
+    histories = split.histories("test")[:16]  # different lengths: padding and per-row read-out matter
+    model.eval()  # as scoring runs it (no LoRA dropout)
+    with torch.inference_mode():
+        fast_users, fast_items = model.encode(histories)[0], model.encode_items(20)
+        model._head_shared = False
+        full_users, full_items = model.encode(histories)[0], model.encode_items(20)
+    assert torch.allclose(fast_users, full_users, atol=1e-5)
+    assert torch.allclose(fast_items, full_items, atol=1e-5)
+    model.train()
+    model._head_shared = shared
+    users, _, _ = model.encode(histories[:4])  # training keeps the full pass (gradients, LoRA dropout)
+    assert users.requires_grad
