@@ -98,7 +98,7 @@ def test_an_interrupted_suite_keeps_finished_runs_and_resumes(data_dir, tmp_path
     suite.write_text(
         f"datasets: [{data_dir}]\nseeds: [0]\nmethods:\n"
         "  gru4rec: {epochs: 1, max_seq_length: 10}\n"
-        "  sasrec: {epochs: 30, stopping_step: 30, max_seq_length: 10}\n"
+        "  sasrec: {epochs: 3000, stopping_step: 3000, max_seq_length: 10}\n"  # far longer than the 1 s before the signal
     )
     results = tmp_path / "results"
     proc = _bench(results, suite)
@@ -114,7 +114,7 @@ def test_an_interrupted_suite_keeps_finished_runs_and_resumes(data_dir, tmp_path
     assert sorted((results / "runs").rglob("*.json")) == [first]  # no half-written record
     assert not list(results.rglob("*.tmp"))
     # resume: the finished run is skipped and the rest runs (fewer epochs keep the test short)
-    suite.write_text(suite.read_text().replace("epochs: 30, stopping_step: 30", "epochs: 1"))
+    suite.write_text(suite.read_text().replace("epochs: 3000, stopping_step: 3000", "epochs: 1"))
     proc = _bench(results, suite)
     assert proc.wait(timeout=240) == 0, proc.stderr.read()
     assert json.loads(first.read_text()) == before
