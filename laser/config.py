@@ -54,7 +54,7 @@ class LaserConfig:
     mformer_blocks: int = 12
     readout: str = "suffix"  # suffix | mean | eos
     suffix_tokens: int = 1
-    cache_frozen_text: bool = True  # suffix-only variant: run the constant text once, the suffix over its KV cache
+    cache_frozen_text: bool = True  # reuse KV caches of text no trainable token precedes: the suffix-only variant's text in training, the shared instruction head at inference
     tau: float = 0.05
     balance_weight: float = 0.01
     lr: float = 1e-4
