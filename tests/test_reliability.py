@@ -105,10 +105,15 @@ def test_an_interrupted_suite_keeps_finished_runs_and_resumes(data_dir, tmp_path
     )
     results = tmp_path / "results"
     proc = _bench(results, suite)
-    (first,) = _wait_for_records(results, 1, proc)
-    time.sleep(1.0)  # the second run is training now
-    proc.send_signal(sig)
-    proc.wait(timeout=60)
+    try:
+        (first,) = _wait_for_records(results, 1, proc)
+        time.sleep(1.0)  # the second run is training now
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:  # a failing test must not leave a 3000-epoch run behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     if sig == signal.SIGINT:
         assert proc.returncode == 130
         assert "interrupted" in proc.stderr.read()
