@@ -65,18 +65,16 @@ class LaserModel(nn.Module):
         else:
             self.suffix = None
         self._autocast = cfg.autocast == "bf16" or (cfg.autocast == "auto" and bf16_supported())
+        # the prompt text opens the sequence: no M-Former prefix, no virtual tokens from the backbone
+        text_first = cfg.cache_frozen_text and self.prefix is None and leading_positions == 0
         # suffix-only Laser: nothing trainable comes before or inside the text, so the text's
         # hidden states depend on no trainable weight (decided once: the backbone arrives tuned or frozen)
         self._text_constant = (
-            cfg.cache_frozen_text and self.prefix is None and self.suffix is not None and leading_positions == 0
-            and not any(p.requires_grad for p in self.backbone.parameters())
+            text_first and self.suffix is not None and not any(p.requires_grad for p in self.backbone.parameters())
         )
-        # nothing per-row comes before the instruction (LLM baselines, suffix-only Laser): at
-        # inference every prompt's opening head has the same keys and values
-        self._head_shared = (
-            cfg.cache_frozen_text and self.prefix is None and leading_positions == 0 and cfg.readout != "mean"
-            and len(prompts.head) > 0 and not _prompt_learning(self.backbone)
-        )
+        # LLM baselines and suffix-only Laser: at inference every prompt's opening head has the
+        # same keys and values
+        self._head_shared = text_first and cfg.readout != "mean" and len(prompts.head) > 0 and not _prompt_learning(self.backbone)
 
     def train(self, mode: bool = True) -> "LaserModel":
         super().train(mode)
