@@ -3,7 +3,7 @@
 Each method is a `LaserMethod` that overrides only how the model is built (`_make_model`) and
 how its config is resolved (`_resolve`). Everything else is Laser's, unchanged: the prompt
 template, the suffix-token read-out, cos/tau scoring against the item matrix, the full-softmax
-loss, the two-stage item-matrix schedule, epoch selection on validation users only, per-epoch
+loss, the pipeline (phase 1 with item gradient, phase 2 on the frozen item matrix), epoch selection on validation users only, per-epoch
 checkpoints and resume, and `parameter_counts`. None of them sees collaborative (ID)
 information: Laser's prefix is off (`prefix: none`) and there is no ID encoder.
 
@@ -56,7 +56,10 @@ from laser.config import LaserConfig
 from laser.method import LaserMethod
 
 # Laser's collaborative parts: not settings of a method that sees no IDs
-LASER_ONLY = ("prefix", "moe", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "balance_weight", "id_encoder", "id_encoder_config")
+LASER_ONLY = (
+    "prefix", "moe", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "balance_weight", "id_encoder", "id_encoder_config",
+    "id_history", "mformer_init", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "pretrain_top_k", "pretrain_dim", "pretrain_text_tokens",
+)
 
 
 @dataclass(frozen=True)

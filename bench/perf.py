@@ -15,6 +15,8 @@ trainable modules are left out, so the figure is a lower bound.
 
 from __future__ import annotations
 
+import random
+
 import json
 import subprocess
 import sys
@@ -106,7 +108,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
         device = str(method._device())
-        optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-5)
+        optimizer, schedule = method._phase_optimizer("phase1", steps + 1, 1)
         n_items = min(split.n_items, 128)
         _sync(device)
         t = time.perf_counter()
@@ -114,9 +116,12 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         _sync(device)
         item_rate = n_items / (time.perf_counter() - t)
         items = torch.cat([items, items.new_zeros(split.n_items + 1 - items.shape[0], items.shape[1])])
-        rows = method.training_rows(split, 0, "stage1", 0)[: batch * (steps + 1)]
-        method._train_epoch(rows[:batch], items, optimizer, ctx, "warm-up")
-        info = method._train_epoch(rows[batch:], items, optimizer, ctx, "measure")
+        rows = method.training_rows(split, 0, "phase1", 0)[: batch * (steps + 1)]
+        # the step of phase 1 (the default): user, positive and negatives with item gradient
+        method.n_items = split.n_items
+        rng = random.Random(0)
+        method._train_epoch(rows[:batch], None, optimizer, schedule, ctx, "warm-up", rng=rng)
+        info = method._train_epoch(rows[batch:], None, optimizer, schedule, ctx, "measure", rng=rng)
     counts = method.parameter_counts()
     backbone = model.backbone
     n_embed = model.embed.weight.numel()

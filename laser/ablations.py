@@ -25,9 +25,23 @@ def _static(table: dict[str, dict[str, Any]]) -> Callable[[str], dict[str, dict[
 COMPONENTS.add("m_former", _static({"full": {}, "no_moe": {"moe": False}, "no_mformer": {"prefix": "linear"}}), help="paper Table 4")
 COMPONENTS.add("prefix", _static({"full": {}, "suffix_only": {"prefix": "none"}}), help="paper Table 4 (w/o prefix)")
 COMPONENTS.add("suffix", _static({"full": {}, "prefix_only_mean": {"readout": "mean"}, "prefix_only_eos": {"readout": "eos"}}), help="paper Table 5")
-COMPONENTS.add("stages", _static({"full": {}, "no_stage1": {"stage1_epochs": 0}, "no_stage2": {"stage2_epochs": 0}}), help="paper Table 4")
+COMPONENTS.add(
+    "stages",
+    _static({"full": {}, "no_phase1": {"phase1_epochs": 0}, "no_phase2": {"phase2_epochs": 0}, "recformer_stage1": {"phase1": "recformer"}}),
+    help="paper Table 4 (w/o stage 1 / 2) and our first reading's stage 1",
+)
+COMPONENTS.add("pretrain", _static({"full": {}, "no_pretrain": {"pretrain_epochs": 0}}), help="M-Former pre-training (released code)")
 COMPONENTS.add("id_encoder", _static({"full": {}, "sasrec": {"id_encoder": "sasrec"}}), help="paper Fig. 4")
 COMPONENTS.add("template", _static({"full": {}, "no_single_token": {"template": "no_single_token"}, "no_instruction": {"template": "no_instruction"}}), help="paper Table 6")
+
+def _id_history(profile: str) -> dict[str, dict[str, Any]]:
+    from laser.config import resolve
+
+    # the ID encoder reads no more items than the text shows
+    return {"full": {}, "text_history_only": {"id_history": resolve({"profile": profile}).history}}
+
+
+COMPONENTS.add("id_history", _id_history, help="the ID encoder's own history vs the text's")
 
 EXPERT_GRID = {"paper": ((4, 8, 12), (16, 32, 48)), "cpu": ((2, 4, 6), (2, 4, 6))}
 BASE = {"paper": (8, 32), "cpu": (4, 4)}

@@ -30,3 +30,12 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, window: int, gener
         batches.extend(idx[i : i + batch_size] for i in range(0, len(idx), batch_size))
     order = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in order]
+
+
+def count_bucketed_batches(n_rows: int, batch_size: int, window: int) -> int:
+    """len(bucketed_batches(...)) for n_rows rows, without drawing anything (a schedule's length)."""
+    if window <= 1:
+        return -(-n_rows // batch_size)
+    span = batch_size * window
+    full, rest = divmod(n_rows, span)
+    return full * window + -(-rest // batch_size)

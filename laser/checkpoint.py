@@ -32,7 +32,9 @@ class EpochCheckpoint:
         torch.save(blob, tmp)
         tmp.replace(self.path)
 
-    def load(self, model, optimizer) -> dict[str, Any] | None:
+    def load(self, model) -> tuple[dict[str, Any], dict] | None:
+        """-> (loop state, optimizer state) with the weights and torch RNG restored, or None.
+        The optimizer state is the caller's to load: each training phase has its own optimizer."""
         import torch
 
         if not self.path.exists():
@@ -42,6 +44,5 @@ class EpochCheckpoint:
         except Exception as exc:
             raise UserError(f"{self.path}: corrupt training checkpoint ({type(exc).__name__}); delete it to restart the run") from None
         model.load_state_dict(blob["weights"], strict=False)
-        optimizer.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["rng"])
-        return blob["state"]
+        return blob["state"], blob["optimizer"]

@@ -1,16 +1,26 @@
-"""Laser as a harness method: two-stage training with the item matrix, checkpointed each epoch.
+"""Laser as a harness method: the released code's three steps, checkpointed each epoch.
+
+1. M-Former pre-training (laser/pretrain.py): behaviour-text contrastive, no LLM; cached per
+   (settings, encoder, split, seed) like the frozen ID encoder, one process trains it.
+2. LLM phase 1 (`phase1: item_gradient`): each row's user, its positive item and sampled
+   negatives (laser/candidates.py) all go through M-Former + frozen LLM + suffix with gradient;
+   cross-entropy of cos/tau over those candidates. After each epoch the full item matrix I is
+   encoded (no gradient) to validate. `phase1: recformer` is our first reading instead (the
+   RecFormer stage 1): train against I without item gradient, re-encoded after every epoch.
+3. LLM phase 2: from the best phase-1 weights, I (encoded by them) is frozen; cross-entropy of
+   cos/tau over all items.
+Each phase has its own AdamW (weight decay) and schedule: linear warm-up, then cosine to
+`min_lr`. Every epoch is validated; the final model is the best validated epoch of the two
+phases (phase 2 wins only if strictly better).
 
 Training rows (option `examples`): `all_prefixes` is one row per prefix of each user's training
 sequence (the released code); `sample` draws `examples_per_user` random prefix ends per user
-each epoch (seeded by seed, stage and epoch); `last` is each user's full training sequence
-predicting its last training item. The history of a row is capped at `history` items.
+each epoch (seeded by seed, phase and epoch); `last` is each user's full training sequence
+predicting its last training item. The text shows a row's last `history` items, the ID encoder
+reads its last `id_history` (by default the encoder's own max_seq_length).
 
-Stage 1 re-encodes the item matrix I at the start of every epoch (no gradient through I;
-the matrix encoded after epoch e serves epoch e + 1 and epoch e's validation) and keeps the
-epoch with the best validation NDCG@10. Stage 2 starts from that epoch's weights, freezes its
-I, and again keeps the best epoch. The final model is the best validated epoch of the two
-stages (stage 2 wins ties only if it is strictly better). Interrupted training resumes from the last finished epoch;
-every random draw is seeded per (stage, epoch), so a resumed run equals an uninterrupted one.
+Interrupted training resumes from the last finished epoch; every random draw is seeded per
+(phase, epoch), so a resumed run equals an uninterrupted one.
 
 The loop runs under HF accelerate: in one process it is the plain loop; under `accelerate launch`
 (or torchrun) each process takes every world-th batch of the epoch (an epoch drops the last
@@ -25,11 +35,13 @@ import random
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from bench.errors import UserError
 from bench.methods import FitContext, Method, ParameterCounts, count_parameters
 
-STAGES = ("stage1", "stage2")
+PHASES = ("phase1", "phase2")
 
 
 class LaserMethod(Method):
@@ -86,6 +98,9 @@ class LaserMethod(Method):
         path = encoder_cache_path(ctx.results_root, cls.model_name, settings, split.hash, ctx.seed)
         # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
         # variants) wait for it and load the cache
+        id_history = self.cfg.id_history or settings.max_seq_length
+        if id_history > settings.max_seq_length:
+            raise UserError(f"laser id_history ({id_history}) exceeds the ID encoder's max_seq_length ({settings.max_seq_length})")
         with run_lock(ctx.results_root, f"encoder-{path.stem}", wait=True):
             if not path.exists():
                 if ctx.on_epoch:
@@ -93,7 +108,8 @@ class LaserMethod(Method):
                 trainer = cls(self.cfg.id_encoder_config)
                 trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
         method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
-        return FrozenIdEncoder(method, self.cfg.history)
+        self._encoder_key = path.stem
+        return FrozenIdEncoder(method, id_history)
 
     def _make_model(self, backbone, prompts, id_encoder):
         """The model trained by `fit`; the LLM baselines override this (peft-wrapped backbone)."""
@@ -121,15 +137,42 @@ class LaserMethod(Method):
         self.backbone_params = backbone.n_params
         # what the loaded causal LM holds outside the decoder (an untied LM head): counted, never used
         self._params_outside_model = backbone.n_params - sum(p.numel() for p in backbone.decoder.parameters())
-        self.model = self._make_model(backbone, prompts, id_encoder).to(self._device())
+        self.model = self._make_model(backbone, prompts, id_encoder)
+        self._init_mformer()
+        self.model.to(self._device())
         return self.model
+
+    def _uses_mformer(self) -> bool:
+        from laser.mformer import MFormer
+
+        return isinstance(getattr(self.model, "prefix", None), MFormer)
+
+    def _init_mformer(self) -> None:
+        """Copy a BERT folder's layers into the M-Former (`mformer_init`); keep the folder's text
+        path for pre-training."""
+        from laser.backbone import cache_root
+        from laser.mformer_init import bert_folder, bert_shape, copy_bert_layers, load_bert
+
+        self._bert = None
+        if not self._uses_mformer():
+            return
+        folder = bert_folder(self.cfg.mformer_init, cache_root())
+        if folder is None:
+            return
+        shape = bert_shape(folder)
+        ours = {k: getattr(self.cfg, k) for k in shape}
+        if ours != shape:
+            raise UserError(f"laser mformer_init {self.cfg.mformer_init}: the folder has {shape}; set these M-Former keys to match (the config has {ours})")
+        self._bert = load_bert(folder)
+        copy_bert_layers(self.model.prefix, self._bert[0])
 
     # ------------------------------------------------------------------ training
 
-    def training_rows(self, split, seed: int, stage: str, epoch: int) -> list[tuple[tuple[int, ...], int]]:
-        rng = random.Random(f"{seed}-{stage}-{epoch}")
+    def training_rows(self, split, seed: int, phase: str, epoch: int) -> list[tuple[tuple[int, ...], int]]:
+        rng = random.Random(f"{seed}-{phase}-{epoch}")
         rows = []
-        H = self.cfg.history
+        id_history = self.model.id_encoder.history if self.model is not None and self.model.id_encoder is not None else 0
+        H = max(self.cfg.history, id_history)
         for seq in split.train:
             if len(seq) < 2:
                 continue
@@ -157,13 +200,57 @@ class LaserMethod(Method):
         scores = self._score_with(items, [histories[u] for u in users])
         return metrics_from_ranks(ranks_from_scores(scores, [targets[u] for u in users]), ks=(10,))["ndcg@10"]
 
-    def _train_epoch(self, rows, items, optimizer, ctx: FitContext, label: str, train_model=None) -> dict[str, float]:
-        """One pass over `rows`; `train_model` is the accelerate-prepared model (DDP under a
-        multi-process launch), by default the bare model."""
+    def _pretrain(self, split, ctx: FitContext) -> dict[str, Any]:
+        """M-Former pre-training, cached per (settings, encoder, split, seed); {} when off."""
+        import torch
+
+        from bench.configs import content_hash
+        from bench.runner import run_lock
+        from laser.mformer_init import BertText, LLMTokenText
+        from laser.pretrain import PretrainHeads, pretrain
+
+        if not self._uses_mformer() or self.cfg.pretrain_epochs == 0:
+            return {}
+        cfg = self.cfg
+        keys = ("mformer_init", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "pretrain_top_k", "pretrain_dim", "pretrain_text_tokens",
+                "experts", "queries", "moe", "mformer_hidden", "mformer_heads", "mformer_blocks", "balance_weight", "weight_decay", "warmup_steps", "min_lr")
+        ident = {k: getattr(cfg, k) for k in keys}
+        # the random start's text path reads the LLM's token embeddings
+        ident.update(encoder=getattr(self, "_encoder_key", None), id_history=self.model.id_encoder.history, split=split.hash, seed=ctx.seed,
+                     llm=None if self._bert else self.model.backbone.config.name_or_path, version=1)
+        path = Path(ctx.results_root) / "cache" / "mformer" / f"mformer-{content_hash(ident)}.pt"
+        mformer = self.model.prefix
+        with run_lock(ctx.results_root, f"mformer-{path.stem}", wait=True):
+            if not path.exists():
+                hidden = cfg.mformer_hidden
+                if self._bert:
+                    bert, tokenizer = self._bert
+                    text_path = BertText(bert, tokenizer, list(split.dataset.item_text), cfg.pretrain_text_tokens)
+                else:
+                    text_path = LLMTokenText(self.model.embed, self.model.prompts.items, hidden, cfg.pretrain_text_tokens)
+                heads = PretrainHeads(text_path, hidden, cfg.pretrain_dim).to(self._device())
+                torch.manual_seed(ctx.seed)
+                curve = pretrain(mformer, heads, self.model.id_encoder, split.train, cfg, ctx.seed, self.model.id_encoder.history, ctx.progress, ctx.on_epoch)
+                weights = {k: v for k, v in mformer.state_dict().items() if not k.startswith("proj.")}  # proj maps to the LLM: not pre-trained
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".partial")
+                torch.save({"weights": weights, "curve": curve}, tmp)
+                tmp.replace(path)
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        mformer.load_state_dict(blob["weights"], strict=False)
+        return {"curve": blob["curve"], "cache": path.name}
+
+    def _train_epoch(self, rows, items, optimizer, schedule, ctx: FitContext, label: str, train_model=None, rng=None) -> dict[str, float]:
+        """One pass over `rows`: against the frozen matrix `items`, or (items None) phase 1's
+        sampled candidates with gradient through them. `train_model` is the accelerate-prepared
+        model (DDP under a multi-process launch), by default the bare model."""
+        import math
+
         import torch
         from tqdm import tqdm
 
         from laser.batching import bucketed_batches
+        from laser.candidates import candidate_batch
         from laser.model import cosine_scores
 
         train_model = train_model if train_model is not None else self.model
@@ -171,10 +258,10 @@ class LaserMethod(Method):
         rank, world = (acc.process_index, acc.num_processes) if acc is not None else (0, 1)
         train_model.train()
         bs = self.cfg.batch_size
-        total, balance_total, n = 0.0, 0.0, 0
+        total, balance_total, reference, n = 0.0, 0.0, 0.0, 0
         t0 = time.perf_counter()
         tokens = 0
-        # torch's generator was seeded for this (stage, epoch), so the batch order is reproducible on resume
+        # torch's generator was seeded for this (phase, epoch), so the batch order is reproducible on resume
         lengths = [len(self.model.prompts.user_ids(h)) for h, _ in rows]
         batches = bucketed_batches(lengths, bs, self.cfg.length_buckets)
         if world > 1:  # every process the same number of steps, or DDP's all-reduce would wait forever
@@ -183,8 +270,22 @@ class LaserMethod(Method):
             ctx.rebalance_threads()
             batch = [rows[i] for i in index]
             users, balance, _ = train_model([h for h, _ in batch])
-            scores = cosine_scores(users, items, self.cfg.tau)
-            loss_iic = torch.nn.functional.cross_entropy(scores, torch.tensor([t for _, t in batch], device=scores.device))
+            positives = [t for _, t in batch]
+            if items is None:
+                cands, allowed, target = candidate_batch(positives, self.n_items, self.cfg.negatives, self.cfg.shared_negatives, self.cfg.in_batch_negatives, rng)
+                # the bare model: DDP's reducer sees one forward per step, and the items' gradients
+                # reach the same parameters through one backward
+                cand_emb, cand_balance, _ = self.model([[c] for c in cands])
+                balance = (balance + cand_balance) / 2
+                u = torch.nn.functional.normalize(users, dim=-1)
+                scores = (u @ torch.nn.functional.normalize(cand_emb, dim=-1).T / self.cfg.tau).masked_fill(~allowed.to(u.device), float("-inf"))
+                tokens += sum(len(self.model.prompts.item_ids(c)) for c in cands)
+                reference += float(allowed.sum(1).float().log().sum())
+            else:
+                scores = cosine_scores(users, items, self.cfg.tau)
+                target = torch.tensor(positives)
+                reference += math.log(self.n_items) * len(batch)
+            loss_iic = torch.nn.functional.cross_entropy(scores, target.to(scores.device))
             loss = loss_iic + self.cfg.balance_weight * balance
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{label}: loss became {loss.item()}")
@@ -194,87 +295,136 @@ class LaserMethod(Method):
             else:
                 loss.backward()
             optimizer.step()
+            schedule.step()
             total += loss_iic.item() * len(batch)
             balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
             tokens += sum(lengths[i] for i in index)
         dt = time.perf_counter() - t0
         # per process: under a launch of W processes the epoch's throughput is W times these
-        return {"loss": total / max(n, 1), "balance": balance_total / max(n, 1), "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1), "examples": n, "processes": world}
+        return {
+            "loss": total / max(n, 1), "loss_uniform": reference / max(n, 1), "balance": balance_total / max(n, 1), "lr_end": schedule.get_last_lr()[0],
+            "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1), "examples": n, "processes": world,
+        }
+
+    def _phase_optimizer(self, phase: str, steps_per_epoch: int, n_epochs: int):
+        import torch
+        from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+        optimizer = torch.optim.AdamW(self.model.trainable_parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        total = max(steps_per_epoch * n_epochs, 1)
+        schedule = get_cosine_with_min_lr_schedule_with_warmup(optimizer, min(self.cfg.warmup_steps, total), total, min_lr=self.cfg.min_lr)
+        return optimizer, schedule
 
     def fit(self, split, ctx: FitContext, id_encoder=None) -> dict[str, Any]:
+        import math
+
         import torch
 
+        from bench.splits import train_item_counts
+        from laser.batching import count_bucketed_batches
         from laser.checkpoint import EpochCheckpoint, trainable_state
+        from laser.diagnostics import matrix_stats, mostpop_cross_entropy
 
         self._accelerator = acc = self._make_accelerator()
         self.build(split, ctx, id_encoder)
-        optimizer = torch.optim.Adam(self.model.trainable_parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        self.n_items = split.n_items
         ckpt = EpochCheckpoint(ctx.workdir / "laser-checkpoint.pt")
-        state = ckpt.load(self.model, optimizer) or {"stage": "stage1", "epoch": 0, "curve": [], "best": {}, "items": None}
+        loaded = ckpt.load(self.model)  # a checkpoint's weights supersede pre-training's
+        if loaded is None:
+            state = {"phase": "phase1", "epoch": 0, "curve": [], "best": {}, "items": None, "examples_seen": 0, "pretrain": self._pretrain(split, ctx)}
+            optimizer_state = None
+        else:
+            state, optimizer_state = loaded
         # DDP (multi-process) broadcasts the main process's weights here, so every process starts equal
-        train_model, optimizer = acc.prepare(self.model, optimizer)
+        train_model = acc.prepare_model(self.model)
         valid_users = self._valid_subset(split, ctx.seed)
-        timings: dict[str, float] = state.setdefault("timings", {"stage1_s": 0.0, "stage2_s": 0.0, "item_encoding_s": 0.0})
-        n_epochs = {"stage1": self.cfg.stage1_epochs, "stage2": self.cfg.stage2_epochs}
+        timings: dict[str, float] = state.setdefault("timings", {"phase1_s": 0.0, "phase2_s": 0.0, "item_encoding_s": 0.0})
+        n_epochs = {"phase1": self.cfg.phase1_epochs, "phase2": self.cfg.phase2_epochs}
+        world = acc.num_processes
+        steps = count_bucketed_batches(len(self.training_rows(split, ctx.seed, "phase1", 0)), self.cfg.batch_size, self.cfg.length_buckets) // world
+        counts = train_item_counts(split)
+        probe = self.training_rows(split, ctx.seed, "phase2", 0)
+        reference = {"ln_items": round(math.log(split.n_items), 4), "mostpop_ce": mostpop_cross_entropy(counts, [t for _, t in probe])}
 
         def encode_items():
             ctx.rebalance_threads()
             t = time.perf_counter()
             I = self.model.encode_items(split.n_items, self.cfg.eval_batch_size * 2, progress=ctx.progress)
             timings["item_encoding_s"] += time.perf_counter() - t
+            state["matrix"] = matrix_stats(I)
             return I
 
-        for stage in STAGES:
-            if STAGES.index(stage) < STAGES.index(state["stage"]):
+        def record(entry):
+            state["curve"].append(entry)
+            if ctx.on_epoch:
+                ctx.on_epoch({k: v for k, v in entry.items() if k in ("phase", "phase_epoch", "valid_ndcg@10", "loss", "loss_uniform", "mean_cosine", "examples_per_s")})
+
+        if self.cfg.validate_init and not state["curve"]:
+            state["items"] = encode_items()
+            record({"phase": "init", "epoch": -1, "examples_seen": 0, "valid_ndcg@10": self._validate(split, valid_users, state["items"]), **state["matrix"]})
+
+        for phase in PHASES:
+            if PHASES.index(phase) < PHASES.index(state["phase"]):
                 continue
-            if stage == "stage2" and state["stage"] == "stage1":
-                # continue from the best stage-1 weights, freeze its item matrix
-                if state["best"].get("stage1"):
-                    self.model.load_state_dict(state["best"]["stage1"]["weights"], strict=False)
-                    state["items"] = state["best"]["stage1"]["items"]
-                state.update(stage="stage2", epoch=0)
-            while state["epoch"] < n_epochs[stage]:
-                t_stage = time.perf_counter()
+            if phase == "phase2" and state["phase"] == "phase1":
+                # continue from the best phase-1 weights, freeze the item matrix they encoded
+                if state["best"].get("phase1"):
+                    self.model.load_state_dict(state["best"]["phase1"]["weights"], strict=False)
+                    state["items"] = state["best"]["phase1"]["items"]
+                state.update(phase="phase2", epoch=0)
+            if n_epochs[phase] == 0:
+                continue
+            optimizer, schedule = self._phase_optimizer(phase, steps, n_epochs[phase])
+            optimizer = acc.prepare_optimizer(optimizer, device_placement=False)
+            if optimizer_state is not None and state["epoch"] > 0:  # resuming inside this phase
+                optimizer.load_state_dict(optimizer_state)
+                schedule.load_state_dict(state["schedule"])
+            item_gradient = phase == "phase1" and self.cfg.phase1 == "item_gradient"
+            while state["epoch"] < n_epochs[phase]:
+                t_phase = time.perf_counter()
                 epoch = state["epoch"]
-                torch.manual_seed(zlib.crc32(f"{ctx.seed}-{stage}-{epoch}".encode()))
-                if state["items"] is None:
+                torch.manual_seed(zlib.crc32(f"{ctx.seed}-{phase}-{epoch}".encode()))
+                if state["items"] is None and not item_gradient:
                     state["items"] = encode_items()
-                state["items"] = state["items"].to(self._device())
-                rows = self.training_rows(split, ctx.seed, stage, epoch)
-                info = self._train_epoch(rows, state["items"], optimizer, ctx, f"{stage} epoch {epoch}", train_model)
-                if stage == "stage1":
+                frozen = None if item_gradient else state["items"].to(self._device())
+                rows = self.training_rows(split, ctx.seed, phase, epoch)
+                rng = random.Random(f"{ctx.seed}-{phase}-{epoch}-negatives")
+                info = self._train_epoch(rows, frozen, optimizer, schedule, ctx, f"{phase} epoch {epoch}", train_model, rng)
+                if phase == "phase1":
                     state["items"] = encode_items()
                 ctx.rebalance_threads()
-                ndcg = self._validate(split, valid_users, state["items"])
+                ndcg = self._validate(split, valid_users, state["items"].to(self._device()))
+                state["examples_seen"] += info["examples"] * world
                 # epoch_s: the whole epoch (training, item re-encoding, validation); train_s: training only
-                info["epoch_s"] = round(time.perf_counter() - t_stage, 1)
-                entry = {"stage": stage, "epoch": len(state["curve"]), "stage_epoch": epoch, "valid_ndcg@10": ndcg, **info}
-                state["curve"].append(entry)
-                best = state["best"].get(stage)
+                info["epoch_s"] = round(time.perf_counter() - t_phase, 1)
+                entry = {"phase": phase, "epoch": len(state["curve"]), "phase_epoch": epoch, "examples_seen": state["examples_seen"], "valid_ndcg@10": ndcg, **info, **state.get("matrix", {})}
+                record(entry)
+                best = state["best"].get(phase)
                 if best is None or ndcg > best["valid_ndcg@10"]:
-                    state["best"][stage] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": trainable_state(self.model), "items": state["items"]}
+                    state["best"][phase] = {"valid_ndcg@10": ndcg, "epoch": entry["epoch"], "weights": trainable_state(self.model), "items": state["items"]}
                 state["epoch"] = epoch + 1
-                timings[f"{stage}_s"] += time.perf_counter() - t_stage
+                state["schedule"] = schedule.state_dict()
+                timings[f"{phase}_s"] += time.perf_counter() - t_phase
                 if acc.is_main_process:
                     ckpt.save(self.model, optimizer, state)
                 acc.wait_for_everyone()
-                if ctx.on_epoch:
-                    ctx.on_epoch({k: v for k, v in entry.items() if k in ("stage", "stage_epoch", "valid_ndcg@10", "loss", "examples_per_s")})
-            if stage == "stage1" and n_epochs["stage1"] == 0 and state["items"] is None:
-                state["items"] = encode_items()  # no stage 1: stage 2 trains against the untrained model's I
+            if phase == "phase1" and state["items"] is None:
+                state["items"] = encode_items()  # no phase 1: phase 2 trains against the untrained model's I
 
-        # the final model is the best validated epoch of either stage
+        # the final model is the best validated epoch of either phase
         final = max(state["best"].values(), key=lambda b: b["valid_ndcg@10"])
         self.model.load_state_dict(final["weights"], strict=False)
         self.items = final["items"].to(self._device())
         self.analysis = self._expert_usage(split)
         return {
-            "epochs": len(state["curve"]),
+            "epochs": sum(1 for e in state["curve"] if e["phase"] != "init"),
             "best_epoch": final["epoch"],
             "best_valid_ndcg@10_subset": final["valid_ndcg@10"],
             "valid_users_for_selection": len(valid_users),
             "curve": state["curve"],
+            "pretrain": state.get("pretrain", {}),
+            "loss_reference": reference,
             "timings": {k: round(v, 1) for k, v in timings.items()},
             "backbone": self.model.backbone.config.name_or_path or self.cfg.llm,
             "attention": self.attention,

@@ -29,9 +29,11 @@ class MFormerBlock(nn.Module):
         self.ln3 = nn.LayerNorm(hidden)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, q: torch.Tensor, states: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
-        q = self.ln1(q + self.drop(self.self_attn(q, q, q, need_weights=False)[0]))
-        if self.cross_attn is not None:
+    def forward(self, q: torch.Tensor, states: torch.Tensor | None, pad: torch.Tensor | None, self_pad: torch.Tensor | None = None) -> torch.Tensor:
+        """`states` None: the text path of pre-training (self-attention and feed-forward only,
+        `self_pad` masking the text's padding), as BLIP-2's Q-Former shares them with its text encoder."""
+        q = self.ln1(q + self.drop(self.self_attn(q, q, q, key_padding_mask=self_pad, need_weights=False)[0]))
+        if self.cross_attn is not None and states is not None:
             q = self.ln2(q + self.drop(self.cross_attn(q, states, states, key_padding_mask=pad, need_weights=False)[0]))
         return self.ln3(q + self.ffn(q))
 
@@ -70,8 +72,9 @@ class MFormer(nn.Module):
         P = probs.sum((0, 1)) / n
         return self.experts * (f * P).sum()
 
-    def forward(self, states: torch.Tensor, valid: torch.Tensor):
-        """states [B, N, id_dim], valid [B, N] bool -> (prefix [B, L, llm_hidden], balance loss, chosen experts [B, k])."""
+    def expert_outputs(self, states: torch.Tensor, valid: torch.Tensor, top_k: int):
+        """-> (outputs of the top-k experts' queries [B, k, L, H], their renormalised gate weights
+        [B, k], balance loss, chosen experts [B, k])."""
         B = states.shape[0]
         pad = ~valid
         if self.router is None:
@@ -80,8 +83,8 @@ class MFormer(nn.Module):
             balance = states.new_zeros(())
         else:
             probs, p_user = self.route(states, valid.float())
-            top, chosen = p_user.topk(self.top_k, dim=-1)
-            weights = top / top.sum(-1, keepdim=True).detach() if self.top_k > 1 else top
+            top, chosen = p_user.topk(min(top_k, self.experts), dim=-1)
+            weights = top / top.sum(-1, keepdim=True).detach() if chosen.shape[1] > 1 else top
             balance = self.balance_loss(probs, valid.float())
         k = chosen.shape[1]
         q = self.queries[chosen.reshape(-1)]  # [B*k, L, H]
@@ -89,7 +92,18 @@ class MFormer(nn.Module):
         s, p = rep(states), rep(pad)
         for block in self.blocks:
             q = block(q, s, p)
-        q = q.view(B, k, *q.shape[1:])
+        return q.view(B, k, *q.shape[1:]), weights, balance, chosen
+
+    def encode_text(self, embeds: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """Pre-training's text path through the same blocks (no cross-attention) -> the first position's state."""
+        h = embeds
+        for block in self.blocks:
+            h = block(h, None, None, self_pad=pad)
+        return h[:, 0]
+
+    def forward(self, states: torch.Tensor, valid: torch.Tensor):
+        """states [B, N, id_dim], valid [B, N] bool -> (prefix [B, L, llm_hidden], balance loss, chosen experts [B, k])."""
+        q, weights, balance, chosen = self.expert_outputs(states, valid, self.top_k)
         mixed = (q * weights[..., None, None].to(q.dtype)).sum(1)
         return self.proj(mixed), balance, chosen
 

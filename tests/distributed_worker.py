@@ -26,7 +26,7 @@ def main(results: Path, out: Path) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(100 + int(os.environ["RANK"]))  # different initial M-Former per process: DDP must broadcast
     split = leave_one_out(slice_dataset(load_dataset("ml-100k"), 60, max_len=25))
-    method = LaserMethod({**TINY_LASER, "batch_size": 8, "stage1_epochs": 2, "stage2_epochs": 0, "lr": 1e-2}, backbone=tiny_backbone(split.dataset.item_text[1:]))
+    method = LaserMethod({**TINY_LASER, "batch_size": 8, "phase1_epochs": 2, "phase2_epochs": 0, "lr": 1e-2}, backbone=tiny_backbone(split.dataset.item_text[1:]))
     info = method.fit(split, FitContext(workdir=results / "work", seed=0, results_root=results, progress=False))
     acc = method._accelerator
     torch.save(

@@ -66,7 +66,7 @@ def test_laser_on_real_smollm2_end_to_end(ml100k, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text(
         f"datasets: [{tiny_dir}]\nseeds: [0]\nmethods:\n"
-        "  laser: {profile: cpu, stage1_epochs: 1, stage2_epochs: 1,"
+        "  laser: {profile: cpu, phase1_epochs: 1, phase2_epochs: 1,"
         " id_encoder_config: {epochs: 1, max_seq_length: 10}}\n"
     )
     results = tmp_path / "results"
@@ -78,7 +78,7 @@ def test_laser_on_real_smollm2_end_to_end(ml100k, tmp_path):
     # SmolLM2-135M: 134.5M frozen parameters; virtual tokens (4 prefix + 1 suffix) x 576
     assert r["parameters"]["llm_side_trainable"] == 5 * 576
     assert 130e6 < r["parameters"]["total"] - r["parameters"]["trainable"] < 140e6
-    assert r["training"]["epochs"] == 2 and r["training"]["curve"][0]["stage"] == "stage1"
+    assert r["training"]["epochs"] == 2 and r["training"]["curve"][0]["phase"] == "phase1"
     assert 0 < r["metrics"]["test"]["mrr"] <= 1
     assert r["analysis"]["expert_usage"]
 
@@ -94,7 +94,7 @@ def test_lora_on_real_smollm2_under_a_two_process_launch(ml100k, tmp_path):
 
     tiny_dir = write_atomic(slice_dataset(ml100k, 24, max_len=10), tmp_path / "data" / "ml-tiny")
     suite = tmp_path / "suite.yaml"
-    suite.write_text(f"datasets: [{tiny_dir}]\nseeds: [0]\nmethods:\n  lora: {{profile: cpu, batch_size: 4, stage1_epochs: 1, stage2_epochs: 1}}\n")
+    suite.write_text(f"datasets: [{tiny_dir}]\nseeds: [0]\nmethods:\n  lora: {{profile: cpu, batch_size: 4, phase1_epochs: 1, phase2_epochs: 1}}\n")
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "-m", "bench.cli", "--results", str(results), "run", "--suite", str(suite), "--quiet"]

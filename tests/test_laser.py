@@ -120,7 +120,7 @@ def test_each_ablation_variant_builds_and_trains(split, encoder, results, tmp_pa
     info = method.fit(split, ctx, id_encoder=encoder)
     scores = method.score(split.histories("test")[:5])
     assert scores.shape == (5, split.n_items + 1) and torch.isfinite(scores[:, 1:]).all()
-    assert info["epochs"] == method.cfg.stage1_epochs + method.cfg.stage2_epochs
+    assert info["epochs"] == method.cfg.phase1_epochs + method.cfg.phase2_epochs
     counts = method.parameter_counts()
     assert 0 < counts.trainable < counts.total
 
@@ -138,7 +138,7 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, 
     a.fit(split, ctx_a, encoder)
     _, metrics_a = evaluate(a, split, "test")
     # a run stopped after stage 1 and resumed from its checkpoint
-    b, ctx_b = make(split, results, tmp_path / "b", stage2_epochs=0)
+    b, ctx_b = make(split, results, tmp_path / "b", phase2_epochs=0)
     b.fit(split, ctx_b, encoder)
     c, _ = make(split, results, tmp_path / "b")
     c.fit(split, ctx_b, encoder)
@@ -151,7 +151,7 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, 
 
 def test_training_rows_never_hold_a_users_validation_or_test_target(split):
     method = LaserMethod({**TINY_LASER, "examples": "all_prefixes"})
-    rows = method.training_rows(split, seed=0, stage="stage1", epoch=0)
+    rows = method.training_rows(split, seed=0, phase="phase1", epoch=0)
     assert len(rows) == sum(len(s) - 1 for s in split.train)
     # every row is (capped prefix of a user's training sequence, the item that follows it there) ...
     H = method.cfg.history
@@ -160,7 +160,7 @@ def test_training_rows_never_hold_a_users_validation_or_test_target(split):
     # ... and training sequences hold neither held-out target of their user
     for train, v, t in zip(split.train, split.valid_target, split.test_target):
         assert v not in train and t not in train
-    sampled = LaserMethod(TINY_LASER).training_rows(split, 0, "stage1", 0)
+    sampled = LaserMethod(TINY_LASER).training_rows(split, 0, "phase1", 0)
     assert len(sampled) == split.n_users and set(sampled) <= allowed
 
 

@@ -30,7 +30,7 @@ def test_llm_folder_without_config_or_tokenizer(tmp_path):
         ({"readout": "cls"}, "unknown laser readout 'cls'"),
         ({"lr": -1.0}, "lr must be > 0"),
         ({"experts": 0}, "experts must be a positive integer"),
-        ({"stage1_epochs": 0, "stage2_epochs": 0}, "at least one training epoch"),
+        ({"phase1_epochs": 0, "phase2_epochs": 0}, "at least one training epoch"),
         ({"expert": 4}, r"unknown key 'expert' \(did you mean: experts"),
     ],
 )

@@ -16,7 +16,7 @@ from laser.method import LaserMethod
 from tests.laser_fixtures import tiny_backbone
 
 HIDDEN, LAYERS, KV = 32, 2, 16  # KV: num_key_value_heads x head_dim = 2 x 8
-TINY = {"profile": "cpu", "history": 4, "batch_size": 4, "stage1_epochs": 1, "stage2_epochs": 0, "valid_users": 10, "eval_batch_size": 256, "autocast": "off"}
+TINY = {"profile": "cpu", "history": 4, "batch_size": 4, "phase1_epochs": 1, "phase2_epochs": 0, "valid_users": 10, "eval_batch_size": 256, "autocast": "off"}
 BASELINES = ("lora", "full_ft", "prompt_tuning", "prefix_tuning")
 
 
@@ -158,7 +158,7 @@ def test_configs_reject_unknown_and_laser_only_keys_and_profiles_differ(split, r
     lora = METHODS.get("lora")({}).cfg
     assert (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules, lora.prefix) == (8, 16, 0.05, ["q_proj", "v_proj"], "none")
     full_paper, full_cpu = METHODS.get("full_ft")({"profile": "paper"}).cfg, METHODS.get("full_ft")({}).cfg
-    assert (full_paper.lr, full_paper.dtype, full_paper.stage1_epochs) == (1e-5, "fp32", 15)
+    assert (full_paper.lr, full_paper.dtype, full_paper.phase1_epochs) == (1e-5, "fp32", 15)
     assert (full_cpu.lr, full_cpu.dtype, full_cpu.history, full_cpu.examples) == (5e-5, "fp32", 3, "sample")
     assert METHODS.get("prefix_tuning")({"profile": "paper"}).cfg.num_virtual_tokens == 32
     for name in BASELINES:
