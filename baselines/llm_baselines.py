@@ -34,7 +34,7 @@ Profiles: both start from Laser's `paper` / `cpu` profile (history, epochs, rows
 validation users), minus its M-Former and ID-encoder keys, which are rejected here. Learning
 rates (untuned here; stated so every table can say so):
 - lora: Laser's (paper 1e-4, cpu 1e-3).
-- full_ft: paper 1e-5; cpu 5e-5 (Laser's cpu profile raises its lr 10x to learn in ~120 steps;
+- full_ft: paper 1e-5; cpu 5e-5, each decaying to a tenth (Laser's cpu profile raises its lr 10x to learn in ~120 steps;
   moving all 135M weights by 1e-4 per Adam step is at the edge of stability, so 5x).
 - prompt_tuning: 3e-2 (peft's prompt-tuning examples); prefix_tuning: 1e-2 (the top of
   P-tuning v2's range); the same in both profiles, already at the high end.
@@ -211,7 +211,7 @@ class FullFineTuneMethod(TunedLLMMethod):
 
     name = "full_ft"
     config_class = FullFTConfig
-    profiles = {"paper": {"lr": 1e-5, "dtype": "fp32"}, "cpu": {"lr": 5e-5, "dtype": "fp32"}}
+    profiles = {"paper": {"lr": 1e-5, "min_lr": 1e-6, "dtype": "fp32"}, "cpu": {"lr": 5e-5, "min_lr": 5e-6, "dtype": "fp32"}}
 
     def _tune(self, backbone):
         backbone.decoder.requires_grad_(True)

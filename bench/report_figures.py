@@ -129,3 +129,27 @@ def training_curves(frame, folder: Path, stem: str) -> list[Path]:
         ax.set_title(dataset)
         ax.legend(fontsize="small")
     return _save(fig, folder, stem)
+
+
+def training_diagnostics(frame, folder: Path, stem: str) -> list[Path]:
+    """Three panels by examples seen: training loss per epoch (solid) against a uniform guess over
+    the same candidates (dashed) and MostPop's full-softmax cross-entropy (dotted; read it against
+    phase 2, whose candidates are all items); the item matrix's mean pairwise cosine; its
+    effective rank. A line per (method, seed)."""
+    if frame.empty:
+        return []
+    fig, axes = _figure(3)
+    colors = _colors(frame["name"])
+    for (name, dataset, seed), rows in frame.groupby(["name", "dataset", "seed"], sort=False):
+        label = f"{name} ({dataset}, seed {seed})"
+        trained = rows[rows["loss"].notna()]
+        axes[0].plot(trained["examples_seen"], trained["loss"], marker=".", color=colors[name], label=label)
+        axes[0].plot(trained["examples_seen"], trained["loss_uniform"], ls="--", color=colors[name], alpha=0.6)
+        axes[0].axhline(rows["mostpop_ce"].iloc[0], ls=":", color=colors[name], alpha=0.6)
+        axes[1].plot(rows["examples_seen"], rows["mean_cosine"], marker=".", color=colors[name], label=label)
+        axes[2].plot(rows["examples_seen"], rows["effective_rank"], marker=".", color=colors[name], label=label)
+    for ax, ylabel in zip(axes, ("training loss (-- uniform, : MostPop)", "item matrix mean cosine", "item matrix effective rank")):
+        ax.set_xlabel("training examples seen")
+        ax.set_ylabel(ylabel)
+    axes[0].legend(fontsize="x-small")
+    return _save(fig, folder, stem)

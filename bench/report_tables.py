@@ -496,6 +496,25 @@ def curves_frame(records: Iterable[dict[str, Any]], key: str = "valid_ndcg@10"):
     return pd.DataFrame(rows, columns=["name", "dataset", "seed", "epoch", "value"])
 
 
+def diagnostics_frame(records: Iterable[dict[str, Any]]):
+    """Per-epoch training diagnostics of the LLM runs: loss (and a uniform guess's loss over the
+    same candidates), the item matrix's mean cosine and effective rank, by examples seen."""
+    import pandas as pd
+
+    columns = ["name", "dataset", "seed", "phase", "examples_seen", "loss", "loss_uniform", "mean_cosine", "effective_rank", "mostpop_ce"]
+    rows = []
+    for r in records:
+        training = r.get("training") or {}
+        if not is_ok(r) or "loss_reference" not in training:
+            continue
+        for point in training.get("curve") or []:
+            rows.append({
+                "name": r["name"], "dataset": r["dataset"], "seed": r["seed"], "phase": point.get("phase"), "examples_seen": point.get("examples_seen"),
+                **{k: point.get(k) for k in columns[5:9]}, "mostpop_ce": training["loss_reference"].get("mostpop_ce"),
+            })
+    return pd.DataFrame(rows, columns=columns)
+
+
 # ---------------------------------------------------------------- published numbers
 
 

@@ -611,6 +611,7 @@ def suite_figures(records, folder: Path) -> list[tuple[str, list[Path]]]:
     figures = [
         ("Trainable parameters (log scale) vs test NDCG@10", rf.params_scatter(rt.params_vs_metric(records, "ndcg@10"), "NDCG@10", folder, "params_vs_ndcg10")),
         ("Validation NDCG@10 per epoch, as each method logged it for model selection (some select on a subset of validation users)", rf.training_curves(rt.curves_frame(records), folder, "training_curves")),
+        ("Training diagnostics of the LLM runs: loss against a uniform guess and MostPop, item-matrix mean cosine and effective rank, by examples seen", rf.training_diagnostics(rt.diagnostics_frame(records), folder, "training_diagnostics")),
         ("M-Former expert usage per user group", rf.expert_usage(rt.expert_usage_frame(records), folder, "expert_usage")),
     ]
     return [(caption, paths) for caption, paths in figures if paths]

@@ -1,23 +1,31 @@
 """Laser's configuration, with the `paper` and `cpu` profiles.
 
-`paper` is the paper's setting (K=8, L=32, 12 blocks, hidden 768, 12 heads, tau 0.05,
-lambda 0.01, Adam lr 1e-4, 15 + 5 epochs, history 10, one training row per history prefix as
-in the released code), meant for a GPU.
+Both profiles run the released code's pipeline (laser/method.py): M-Former pre-training, LLM
+phase 1 with gradient through the positive and sampled negatives, LLM phase 2 against the
+frozen full item matrix; AdamW with weight decay 0.05, linear warm-up then cosine to `min_lr`.
 
-`cpu` keeps every component but shrinks it so a full run on ml-100k with SmolLM2-135M fits
-in half an hour of one core. Measured in the main suite (one thread each, two runs side by
-side on 2 cores): 22 min for Laser — items encoded twice at ~11 items/s (5 min), ~6 min per
-training epoch at 2.6-2.8 examples/s, final evaluation of 2 x 943 users 5 min; every LLM
-token is the budget. What it cuts, and why:
-- history 3 items instead of 10 (user prompts of ~110 tokens instead of ~300; an item's
-  prompt is ~60 tokens, most of it the instruction);
+`paper` is the paper's and the released code's setting (K=8, L=32, 12 blocks, hidden 768, 12
+heads, tau 0.05, lambda 0.01, lr 1e-4 to 1e-5 with 500 warm-up steps, 15 + 5 epochs, history 10,
+one training row per history prefix, 10 random negatives per row, pre-training 5 epochs with
+top-3 routing), meant for a GPU. `mformer_init` stays `random` because bert-base-uncased is not
+shipped: give a local bert-base folder to match the code.
+
+`cpu` keeps every component but shrinks it for 2 CPU cores and the 135M SmolLM2 (every LLM
+token is the budget: a phase-1 step runs the LLM with gradient over users and candidate items).
+Deviations from the paper, and why:
+- history 3 items instead of 10 (user prompts of ~110 tokens instead of ~300); the ID encoder
+  still reads 20 (`id_history` defaults to its max_seq_length), so the prefix carries the
+  longer collaborative signal without lengthening the prompt;
 - M-Former 2 blocks, hidden 128, 4 heads, K=4 experts of L=4 queries (the prefix tokens pass
-  through all 30 LLM layers, so L is paid in LLM tokens);
-- 1 + 1 epochs, each drawing one random history prefix per user (943 rows, not ~95k): the
-  item matrix is encoded twice and each epoch costs ~7 min on one thread;
-  lr 1e-3 and batch 16 to learn something in ~120 steps;
-- epochs are selected on a fixed random subset of 128 validation users (the final validation
-  and test metrics use all users);
+  through all 30 LLM layers, so L is paid in LLM tokens); pre-training 1 epoch over all
+  prefixes (no LLM: ~1 min) with top-2 routing;
+- phase 1: one shared draw of 16 negatives per batch plus the batch's other positives, instead
+  of 10 per row (31 candidates per row for 32 item passes per batch, not 176); 3 + 3 epochs,
+  each drawing one random history prefix per user (943 rows, 59 steps of 16);
+- lr 1e-3 to 1e-4 with 20 warm-up steps: ~120 steps per phase need a larger step than 1e-4
+  (the first experiment, ../shared/notes/laser-learning.md, learned at 1e-3);
+- the untrained model is validated first (`validate_init`), so the learning curve starts at 0
+  examples;
 - backbone weights in bf16 (this CPU has avx512_bf16; `dtype: auto` falls back to fp32).
 """
 

@@ -250,7 +250,6 @@ class LaserMethod(Method):
         from tqdm import tqdm
 
         from laser.batching import bucketed_batches
-        from laser.candidates import candidate_batch
         from laser.model import cosine_scores
 
         train_model = train_model if train_model is not None else self.model
@@ -269,23 +268,14 @@ class LaserMethod(Method):
         for index in tqdm(batches, desc=label, leave=False, disable=not ctx.progress or rank != 0, unit="batch"):
             ctx.rebalance_threads()
             batch = [rows[i] for i in index]
-            users, balance, _ = train_model([h for h, _ in batch])
-            positives = [t for _, t in batch]
             if items is None:
-                cands, allowed, target = candidate_batch(positives, self.n_items, self.cfg.negatives, self.cfg.shared_negatives, self.cfg.in_batch_negatives, rng)
-                # the bare model: DDP's reducer sees one forward per step, and the items' gradients
-                # reach the same parameters through one backward
-                cand_emb, cand_balance, _ = self.model([[c] for c in cands])
-                balance = (balance + cand_balance) / 2
-                u = torch.nn.functional.normalize(users, dim=-1)
-                scores = (u @ torch.nn.functional.normalize(cand_emb, dim=-1).T / self.cfg.tau).masked_fill(~allowed.to(u.device), float("-inf"))
-                tokens += sum(len(self.model.prompts.item_ids(c)) for c in cands)
-                reference += float(allowed.sum(1).float().log().sum())
+                loss_iic, balance, cand_tokens, chance = self._phase1_loss(train_model, batch, rng)
+                tokens += cand_tokens
             else:
-                scores = cosine_scores(users, items, self.cfg.tau)
-                target = torch.tensor(positives)
-                reference += math.log(self.n_items) * len(batch)
-            loss_iic = torch.nn.functional.cross_entropy(scores, target.to(scores.device))
+                users, balance, _ = train_model([h for h, _ in batch])
+                loss_iic = torch.nn.functional.cross_entropy(cosine_scores(users, items, self.cfg.tau), torch.tensor([t for _, t in batch], device=users.device))
+                chance = math.log(self.n_items) * len(batch)
+            reference += chance
             loss = loss_iic + self.cfg.balance_weight * balance
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{label}: loss became {loss.item()}")
@@ -306,6 +296,25 @@ class LaserMethod(Method):
             "loss": total / max(n, 1), "loss_uniform": reference / max(n, 1), "balance": balance_total / max(n, 1), "lr_end": schedule.get_last_lr()[0],
             "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1), "examples": n, "processes": world,
         }
+
+    def _phase1_loss(self, train_model, batch, rng):
+        """-> (cross-entropy over each row's candidates, balance loss, candidate tokens, sum of
+        ln(candidates) over the rows: the loss of a uniform guess)."""
+        import torch
+        from torch.nn.functional import cross_entropy, normalize
+
+        from laser.candidates import candidate_batch
+
+        users, balance, _ = train_model([h for h, _ in batch])
+        cands, allowed, target = candidate_batch([t for _, t in batch], self.n_items, self.cfg.negatives, self.cfg.shared_negatives, self.cfg.in_batch_negatives, rng)
+        # the bare model: DDP's reducer sees one forward per step, and the items' gradients reach
+        # the same parameters through the one backward
+        items, item_balance, _ = self.model([[c] for c in cands])
+        scores = normalize(users, dim=-1) @ normalize(items, dim=-1).T / self.cfg.tau
+        scores = scores.masked_fill(~allowed.to(scores.device), float("-inf"))
+        loss = cross_entropy(scores, target.to(scores.device))
+        tokens = sum(len(self.model.prompts.item_ids(c)) for c in cands)
+        return loss, (balance + item_balance) / 2, tokens, float(allowed.sum(1).float().log().sum())
 
     def _phase_optimizer(self, phase: str, steps_per_epoch: int, n_epochs: int):
         import torch

@@ -138,6 +138,9 @@ class LLMTokenText(nn.Module):
             mask[r, 1 : 1 + len(t)] = True
         self.register_buffer("ids", ids, persistent=False)
         self.register_buffer("mask", mask, persistent=False)
+        # LLM token embeddings are small (std ~0.02 at init) next to a linear layer's bias: without
+        # a norm first, every token projects to nearly the same vector and the text path collapses
+        self.token_norm = nn.LayerNorm(llm_embeddings.weight.shape[1])
         self.proj = nn.Linear(llm_embeddings.weight.shape[1], hidden)
         self.first = nn.Parameter(torch.randn(1, 1, hidden) * 0.02)
         self.positions = nn.Parameter(torch.randn(1, T, hidden) * 0.02)
@@ -146,5 +149,5 @@ class LLMTokenText(nn.Module):
     def forward(self, items: torch.Tensor):
         with torch.no_grad():
             tokens = self.llm_embeddings(self.ids[items]).float()
-        h = torch.cat([self.first.expand(len(items), -1, -1), self.proj(tokens)], 1)
+        h = torch.cat([self.first.expand(len(items), -1, -1), self.proj(self.token_norm(tokens))], 1)
         return self.norm(h + self.positions), ~self.mask[items]

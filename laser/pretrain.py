@@ -113,7 +113,7 @@ def pretrain(mformer, heads: PretrainHeads, id_encoder, train, cfg, seed: int, i
             sums[0] += contrastive * len(batch)
             sums[1] += balance * len(batch)
             n += len(batch)
-        entry = {"epoch": epoch, "loss": sums[0] / max(n, 1), "balance": sums[1] / max(n, 1), "rows": n, "train_s": round(time.perf_counter() - t0, 1), "temperature": float(heads.temp)}
+        entry = {"epoch": epoch, "loss": sums[0] / max(n, 1), "balance": sums[1] / max(n, 1), "rows": n, "train_s": round(time.perf_counter() - t0, 1), "temperature": float(heads.temp.detach())}
         curve.append(entry)
         if on_epoch:
             on_epoch({"pretrain_epoch": epoch, "loss": entry["loss"], "in_batch_chance": math.log(bs)})
