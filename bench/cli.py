@@ -70,7 +70,7 @@ def _with_llm(spec, llm: str):
     from bench.methods import METHODS
 
     cls = METHODS.get(spec.method)
-    if getattr(cls, "family", "") == "ID-based":
+    if getattr(cls, "family", "") in ("ID-based", "Non-personalised"):  # no LLM to choose
         return spec
     return dataclasses.replace(spec, config={**spec.config, "llm": llm})
 

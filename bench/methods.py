@@ -52,7 +52,7 @@ class FitContext:
 
 
 class Method(ABC):
-    family: str = "ID-based"  # table group: "ID-based", "LLM-based (tuned LLM)", "Laser"
+    family: str = "ID-based"  # table group: "ID-based", "LLM-based (tuned LLM)", "Laser", "Non-personalised"
     uses_collaborative_ids: bool = True
 
     @abstractmethod
@@ -97,6 +97,7 @@ _RECBOLE = {
 }
 for _name, _cls in _RECBOLE.items():
     METHODS.add(_name, f"baselines.recbole_models:{_cls}", help=f"RecBole {_cls} (ID-based)")
+METHODS.add("pop", "baselines.pop:MostPop", help="MostPop: items ranked by training interaction count, the same for every user (the floor)")
 METHODS.add("laser", "laser.method:LaserMethod", help="Laser: frozen LLM + M-Former prefix + suffix token")
 METHODS.add("lora", "baselines.llm_baselines:LoraMethod", help="LoRA (peft) on the LLM + suffix read-out, no IDs")
 METHODS.add("full_ft", "baselines.llm_baselines:FullFineTuneMethod", help="full fine-tuning of the LLM + suffix read-out, no IDs")

@@ -17,6 +17,9 @@ from bench.errors import UserError
 
 FAMILIES = ("ID-based", "LLM-based (tuned LLM)", "Laser")
 LASER_FAMILY = "Laser"
+# MostPop's family: the floor, so always the last group of a table (after families we do not know)
+FLOOR_FAMILY = "Non-personalised"
+NO_LLM_FAMILIES = ("ID-based", FLOOR_FAMILY)
 OTHER_FAMILY = "Other"  # records that failed before their method said which family it is
 DEFAULT_METRICS = ("recall@10", "ndcg@10", "mrr")
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct"
@@ -32,6 +35,7 @@ TUNING_BY_FAMILY = {
     "ID-based": "full training",
     "LLM-based (tuned LLM)": "tuned LLM",
     "Laser": "prefix + suffix tokens, LLM frozen",
+    FLOOR_FAMILY: "none (training counts)",
 }
 
 RUN_COLUMNS = ("key", "name", "method", "family", "uses_ids", "dataset", "seed", "status", "error", "split_hash", "variant", "component")
@@ -98,7 +102,7 @@ def backbone(record: dict[str, Any], family: str) -> str:
     llm = config.get("llm") or config.get("backbone") or (record.get("training") or {}).get("backbone")
     if llm:
         return Path(str(llm).rstrip("/")).name or str(llm)
-    return "-" if family == "ID-based" else DEFAULT_BACKBONE
+    return "-" if family in NO_LLM_FAMILIES else DEFAULT_BACKBONE
 
 
 def tuning(record: dict[str, Any], family: str) -> str:
@@ -109,7 +113,8 @@ def tuning(record: dict[str, Any], family: str) -> str:
 
 def family_order(families: Iterable[str]) -> list[str]:
     present = list(dict.fromkeys(families))
-    return [f for f in FAMILIES if f in present] + [f for f in present if f not in FAMILIES]
+    middle = [f for f in present if f not in FAMILIES and f != FLOOR_FAMILY]
+    return [f for f in FAMILIES if f in present] + middle + ([FLOOR_FAMILY] if FLOOR_FAMILY in present else [])
 
 
 # ---------------------------------------------------------------- consistency checks

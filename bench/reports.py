@@ -123,7 +123,7 @@ def _with_published(summary, dataset: str) -> bool:
 
 
 def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
-    from bench.report_tables import metric_label
+    from bench.report_tables import FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
     side = {d: _with_published(summary, d) for d in datasets}
@@ -133,9 +133,9 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
         columns += cols
         header.append((d, len(cols)))
     cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
-    rows, breaks, previous = [], [], None
+    rows, breaks, previous, floor = [], [], None, []
     for family, name, uses in summary.drop_duplicates(["family", "name"])[["family", "name", "uses_ids"]].itertuples(index=False):
-        if family != previous and rows:
+        if family != previous and rows and family != FLOOR_FAMILY:
             breaks.append(len(rows))
         row = [Cell(family if family != previous else ""), Cell(name), Cell(_yes_no(uses))]
         for d in datasets:
@@ -144,14 +144,19 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
                 row.append(summary_cell(r) if r is not None else Cell("–"))
                 if side[d]:
                     row.append(Cell(fmt(r.published) if r is not None else "–"))
-        rows.append(row)
+        (floor if family == FLOOR_FAMILY else rows).append(row)
         previous = family
     if not improv.empty:
         breaks.append(len(rows))
         rows.append(_improv_row(improv, datasets, metrics, side))
+    if floor:  # the floor closes the table, below the Improv. row: what no method should fall under
+        breaks.append(len(rows))
+        rows += floor
     notes = [_seed_note(summary), "Bold: best in the column; underlined: runner-up."]
     notes += _status_notes(summary)
     notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
+    if floor:
+        notes.append(f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user.")
     if not improv.empty:
         notes.append("Improv.: relative gain of the best Laser row over the best non-Laser row of each column. " + WILCOXON_NOTE)
         notes += [

@@ -144,6 +144,28 @@ def test_rows_are_grouped_by_family_in_the_papers_order():
     assert [r[2].text for r in view.rows[:4]] == ["yes", "yes", "no", "yes"]
 
 
+def pop_record(seed: int = 0) -> dict:
+    record = make_record("pop", seed, p=0.01, config={})
+    record.update(method="pop", family=rt.FLOOR_FAMILY, parameters={"trainable": 0, "total": 0, "trainable_percent": 0.0, "llm_side_trainable": None})
+    return record
+
+
+def test_the_floor_closes_the_main_table_below_the_improv_row():
+    records = [pop_record()] + [make_record(n) for n in ("laser", "llmrec", "sasrec")]
+    summary, improv = main_tables(records)
+    view = reports.main_view(summary, improv, ["ndcg@10"])
+    assert [r[1].text for r in view.rows] == ["sasrec", "llmrec", "laser", "Improv.", "pop"]
+    assert [r[0].text for r in view.rows] == ["ID-based", "LLM-based (tuned LLM)", "Laser", "", rt.FLOOR_FAMILY]
+    assert view.breaks == [1, 2, 3, 4]
+    assert any(n.startswith(f"{rt.FLOOR_FAMILY} (last rows): the floor") for n in view.notes)
+    assert set(improv["baseline"]) == {"sasrec"}  # the floor is a baseline like any other, just never the best
+    params = rt.parameter_frame(records).set_index("name")
+    assert list(params.index) == ["sasrec", "llmrec", "laser", "pop"]
+    assert (params.loc["pop", "backbone"], params.loc["pop", "tuning"], params.loc["pop", "trainable"]) == ("-", "none (training counts)", 0)
+    without = [r for r in records if r["name"] != "pop"]
+    assert not any("the floor" in n for n in reports.main_view(*main_tables(without), ["ndcg@10"]).notes)
+
+
 def test_improv_is_the_gain_over_the_best_non_laser_method():
     records = seeded()
     summary, improv = main_tables(records)
