@@ -339,6 +339,55 @@ def parameter_frame(records: Sequence[dict[str, Any]]):
     return by_family(pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS)))
 
 
+# ---------------------------------------------------------------- resolved configs
+
+HYPERPARAMETER_COLUMNS = ("family", "name", "dataset", "setting", "value")
+VERSION_SETTING = "(method version)"
+# Laser and the tuned-LLM baselines share one config (Laser's, less its collaborative keys):
+# one table shows where they differ
+_LLM_GROUP = "LLM-based (tuned LLM) and Laser"
+CONFIG_GROUP_OF_FAMILY = {"LLM-based (tuned LLM)": _LLM_GROUP, LASER_FAMILY: _LLM_GROUP}
+
+
+def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys: {"model": {"hidden_size": 64}} -> {"model.hidden_size": 64}."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def setting_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def hyperparameter_frame(records: Sequence[dict[str, Any]]):
+    """One row per (method row, dataset, setting): the flattened resolved config of the row's
+    first ok seed as text, then its method version. Records written before runs stored their
+    resolved config have no rows."""
+    import pandas as pd
+
+    rows = []
+    for family, name, dataset, _, record in representative_runs(records):
+        resolved = record.get("resolved_config")
+        if resolved is None:
+            continue
+        settings = {**flat_settings(resolved), VERSION_SETTING: record.get("method_version")}
+        rows += [{"family": family, "name": name, "dataset": dataset, "setting": k, "value": setting_text(v)} for k, v in settings.items()]
+    return by_family(pd.DataFrame(rows, columns=list(HYPERPARAMETER_COLUMNS)))
+
+
 COST_COLUMNS = (
     "family", "name", "dataset", "status", "uses_ids", "recall@10", "ndcg@10", "mrr", "trainable",
     "examples_per_s", "tokens_per_s", "epoch_s", "fit_s", "total_s", "peak_rss_mb", "cuda_max_allocated_mb", "threads",

@@ -66,6 +66,7 @@ def test_mostpop_scores_ranks_and_metrics_equal_the_hand_computation(toy_split, 
 
     counts = method.parameter_counts()
     assert (counts.trainable, counts.total) == (0, 0)
+    assert method.resolved_config() == {}
 
 
 def test_mostpop_rejects_settings():
