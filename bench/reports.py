@@ -156,7 +156,10 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
     notes += _status_notes(summary)
     notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
     if floor:
-        notes.append(f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user.")
+        notes.append(
+            f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user "
+            "(Collab. IDs yes: the counts are per item ID, pooled over all users' interactions)."
+        )
     if not improv.empty:
         notes.append("Improv.: relative gain of the best Laser row over the best non-Laser row of each column. " + WILCOXON_NOTE)
         notes += [
