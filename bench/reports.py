@@ -337,14 +337,12 @@ def hyperparameter_sections(records) -> list[Section]:
     if frame.empty:
         return []
     views = hyperparameter_views(frame)
+    if not views:  # only methods without settings (MostPop): nothing to tabulate
+        return []
     settled = set(frame.loc[frame["setting"] != VERSION_SETTING, "name"])
     bare = [n for n in dict.fromkeys(frame["name"]) if n not in settled]
     if bare:
-        note = f"No settings: {', '.join(bare)}."
-        if views:
-            views[-1].notes.append(note)
-        else:
-            views = [TableView("Resolved configs", ["Setting"], [], notes=[note])]
+        views[-1].notes.append(f"No settings: {', '.join(bare)}.")
     return [Section("hyperparameters", "Hyperparameters (resolved configs)", views, frame)]
 
 

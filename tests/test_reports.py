@@ -548,3 +548,4 @@ def test_hyperparameter_tables_show_what_differs_and_note_what_is_shared():
     frame = section.frame
     assert set(frame.loc[frame["setting"] == rt.VERSION_SETTING, "name"]) == {"sasrec", "bert4rec", "laser", "pop"}
     assert reports.hyperparameter_sections([make_record("sasrec")]) == []  # records from before resolved configs
+    assert reports.hyperparameter_sections([records[-1]]) == []  # no method with settings: no table
