@@ -124,9 +124,16 @@ class RecBoleMethod(Method):
         for key in self.settings.model:
             if key not in defaults:
                 raise UserError(f"method {self.model_name}: unknown model key {key!r}{did_you_mean(key, defaults)}")
+        self._model_defaults = defaults
         self.model = None
         self._rb_dataset = None
         self._index = None  # our item index -> RecBole item id
+
+    def resolved_config(self) -> dict[str, Any]:
+        # the model's hyperparameters as RecBole will use them: its defaults file under our
+        # overrides (a RecBole upgrade that changes a default changes the run key); the fixed
+        # parts of `_recbole_config` are code, covered by `version`
+        return {**dataclasses.asdict(self.settings), "model": {**self._model_defaults, **self.settings.model}}
 
     # RecBole configuration shared by fit and load
     def _recbole_config(self, data_root: Path, workdir: Path, seed: int, n_items: int) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def _with_llm(spec, llm: str):
     from bench.methods import METHODS
 
     cls = METHODS.get(spec.method)
-    if getattr(cls, "family", "") == "ID-based":
+    if getattr(cls, "family", "") in ("ID-based", "Non-personalised"):  # no LLM to choose
         return spec
     return dataclasses.replace(spec, config={**spec.config, "llm": llm})
 
@@ -87,8 +87,10 @@ def cmd_ablate(args) -> int:
 
 def cmd_report(args) -> int:
     from bench.reports import build_reports
+    from bench.runner import is_current
 
-    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks):
+    # the runner, not the report, decides which records are current: only it builds methods
+    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current):
         print(path)
     return 0
 

@@ -3,15 +3,18 @@
 A method is built from its config mapping (unknown keys rejected), trained with `fit` on a
 saved split, and asked for `score(histories)`: one row of scores over all items per history,
 column 0 being the padding item. The harness, never the method, turns scores into metrics.
+Building a method only resolves its config (no weights, no data), so the harness may build
+one just to read `resolved_config()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bench.registry import Registry
 
@@ -52,8 +55,22 @@ class FitContext:
 
 
 class Method(ABC):
-    family: str = "ID-based"  # table group: "ID-based", "LLM-based (tuned LLM)", "Laser"
+    family: str = "ID-based"  # table group: "ID-based", "LLM-based (tuned LLM)", "Laser", "Non-personalised"
     uses_collaborative_ids: bool = True
+    # Part of every run key: bump it when a code change alters what a resolved config means
+    # (a new default inside the engine, a changed training loop), so old records turn stale.
+    version: ClassVar[int] = 1
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The config as the method will run it: profile expanded, every default filled in.
+
+        The run key hashes this, not the config as written, so editing a profile or a default
+        changes the key. Default: `self.cfg` as a dict, for methods that keep a frozen dataclass
+        there; a method that keeps its settings elsewhere overrides this."""
+        cfg = getattr(self, "cfg", None)
+        if cfg is None or not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+            raise NotImplementedError(f"{type(self).__name__} keeps no dataclass config in self.cfg: override resolved_config()")
+        return dataclasses.asdict(cfg)
 
     @abstractmethod
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
@@ -97,6 +114,7 @@ _RECBOLE = {
 }
 for _name, _cls in _RECBOLE.items():
     METHODS.add(_name, f"baselines.recbole_models:{_cls}", help=f"RecBole {_cls} (ID-based)")
+METHODS.add("pop", "baselines.pop:MostPop", help="MostPop: items ranked by training interaction count, the same for every user (the floor)")
 METHODS.add("laser", "laser.method:LaserMethod", help="Laser: frozen LLM + M-Former prefix + suffix token")
 METHODS.add("lora", "baselines.llm_baselines:LoraMethod", help="LoRA (peft) on the LLM + suffix read-out, no IDs")
 METHODS.add("full_ft", "baselines.llm_baselines:FullFineTuneMethod", help="full fine-tuning of the LLM + suffix read-out, no IDs")

@@ -17,6 +17,9 @@ from bench.errors import UserError
 
 FAMILIES = ("ID-based", "LLM-based (tuned LLM)", "Laser")
 LASER_FAMILY = "Laser"
+# MostPop's family: the floor, so always the last group of a table (after families we do not know)
+FLOOR_FAMILY = "Non-personalised"
+NO_LLM_FAMILIES = ("ID-based", FLOOR_FAMILY)
 OTHER_FAMILY = "Other"  # records that failed before their method said which family it is
 DEFAULT_METRICS = ("recall@10", "ndcg@10", "mrr")
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct"
@@ -32,6 +35,7 @@ TUNING_BY_FAMILY = {
     "ID-based": "full training",
     "LLM-based (tuned LLM)": "tuned LLM",
     "Laser": "prefix + suffix tokens, LLM frozen",
+    FLOOR_FAMILY: "none (training counts)",
 }
 
 RUN_COLUMNS = ("key", "name", "method", "family", "uses_ids", "dataset", "seed", "status", "error", "split_hash", "variant", "component")
@@ -98,7 +102,7 @@ def backbone(record: dict[str, Any], family: str) -> str:
     llm = config.get("llm") or config.get("backbone") or (record.get("training") or {}).get("backbone")
     if llm:
         return Path(str(llm).rstrip("/")).name or str(llm)
-    return "-" if family == "ID-based" else DEFAULT_BACKBONE
+    return "-" if family in NO_LLM_FAMILIES else DEFAULT_BACKBONE
 
 
 def tuning(record: dict[str, Any], family: str) -> str:
@@ -109,7 +113,8 @@ def tuning(record: dict[str, Any], family: str) -> str:
 
 def family_order(families: Iterable[str]) -> list[str]:
     present = list(dict.fromkeys(families))
-    return [f for f in FAMILIES if f in present] + [f for f in present if f not in FAMILIES]
+    middle = [f for f in present if f not in FAMILIES and f != FLOOR_FAMILY]
+    return [f for f in FAMILIES if f in present] + middle + ([FLOOR_FAMILY] if FLOOR_FAMILY in present else [])
 
 
 # ---------------------------------------------------------------- consistency checks
@@ -332,6 +337,55 @@ def parameter_frame(records: Sequence[dict[str, Any]]):
             }
         )
     return by_family(pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS)))
+
+
+# ---------------------------------------------------------------- resolved configs
+
+HYPERPARAMETER_COLUMNS = ("family", "name", "dataset", "setting", "value")
+VERSION_SETTING = "(method version)"
+# Laser and the tuned-LLM baselines share one config (Laser's, less its collaborative keys):
+# one table shows where they differ
+_LLM_GROUP = "LLM-based (tuned LLM) and Laser"
+CONFIG_GROUP_OF_FAMILY = {"LLM-based (tuned LLM)": _LLM_GROUP, LASER_FAMILY: _LLM_GROUP}
+
+
+def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys: {"model": {"hidden_size": 64}} -> {"model.hidden_size": 64}."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def setting_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def hyperparameter_frame(records: Sequence[dict[str, Any]]):
+    """One row per (method row, dataset, setting): the flattened resolved config of the row's
+    first ok seed as text, then its method version. Records written before runs stored their
+    resolved config have no rows."""
+    import pandas as pd
+
+    rows = []
+    for family, name, dataset, _, record in representative_runs(records):
+        resolved = record.get("resolved_config")
+        if resolved is None:
+            continue
+        settings = {**flat_settings(resolved), VERSION_SETTING: record.get("method_version")}
+        rows += [{"family": family, "name": name, "dataset": dataset, "setting": k, "value": setting_text(v)} for k, v in settings.items()]
+    return by_family(pd.DataFrame(rows, columns=list(HYPERPARAMETER_COLUMNS)))
 
 
 COST_COLUMNS = (

@@ -8,7 +8,7 @@ picks the records of each suite, lays the frames out as tables, renders and writ
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ def _with_published(summary, dataset: str) -> bool:
 
 
 def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
-    from bench.report_tables import metric_label
+    from bench.report_tables import FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
     side = {d: _with_published(summary, d) for d in datasets}
@@ -133,9 +133,9 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
         columns += cols
         header.append((d, len(cols)))
     cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
-    rows, breaks, previous = [], [], None
+    rows, breaks, previous, floor = [], [], None, []
     for family, name, uses in summary.drop_duplicates(["family", "name"])[["family", "name", "uses_ids"]].itertuples(index=False):
-        if family != previous and rows:
+        if family != previous and rows and family != FLOOR_FAMILY:
             breaks.append(len(rows))
         row = [Cell(family if family != previous else ""), Cell(name), Cell(_yes_no(uses))]
         for d in datasets:
@@ -144,14 +144,22 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
                 row.append(summary_cell(r) if r is not None else Cell("–"))
                 if side[d]:
                     row.append(Cell(fmt(r.published) if r is not None else "–"))
-        rows.append(row)
+        (floor if family == FLOOR_FAMILY else rows).append(row)
         previous = family
     if not improv.empty:
         breaks.append(len(rows))
         rows.append(_improv_row(improv, datasets, metrics, side))
+    if floor:  # the floor closes the table, below the Improv. row: what no method should fall under
+        breaks.append(len(rows))
+        rows += floor
     notes = [_seed_note(summary), "Bold: best in the column; underlined: runner-up."]
     notes += _status_notes(summary)
     notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
+    if floor:
+        notes.append(
+            f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user "
+            "(Collab. IDs yes: the counts are per item ID, pooled over all users' interactions)."
+        )
     if not improv.empty:
         notes.append("Improv.: relative gain of the best Laser row over the best non-Laser row of each column. " + WILCOXON_NOTE)
         notes += [
@@ -289,6 +297,53 @@ def cost_section(records) -> Section:
     costs = cost_frame(records)
     view_frame = costs.rename(columns={"recall@10": "recall_10", "ndcg@10": "ndcg_10"})
     return Section("costs", "Accuracy and cost per run", [cost_view(view_frame)], costs)
+
+
+# ---------------------------------------------------------------- resolved configs
+
+
+def hyperparameter_views(frame) -> list[TableView]:
+    """A table per config group (families sharing one kind of config): a column per method, a row
+    per setting whose value differs between them; settings equal in every column go to a note (a
+    lone method shows all of its settings). The method version is in the CSV only."""
+    from bench.report_tables import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING
+
+    frame = frame[frame["setting"] != VERSION_SETTING].drop_duplicates(["name", "setting"])
+    names = list(dict.fromkeys(frame["name"]))
+    family = dict(zip(frame["name"], frame["family"]))
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(CONFIG_GROUP_OF_FAMILY.get(family[name], family[name]), []).append(name)
+    values = {(r.name, r.setting): r.value for r in frame.itertuples(index=False)}
+    views = []
+    for group, members in groups.items():
+        settings = list(dict.fromkeys(frame.loc[frame["name"].isin(members), "setting"]))
+        columns = [[values.get((n, k)) for n in members] for k in settings]
+        same = {k for k, col in zip(settings, columns) if len(members) > 1 and len(set(col)) == 1 and col[0] is not None}
+        shared = [(k, col[0]) for k, col in zip(settings, columns) if k in same]
+        differing = [(k, col) for k, col in zip(settings, columns) if k not in same]
+        rows = [[Cell(k)] + [Cell(v if v is not None else "–") for v in col] for k, col in differing]
+        notes = ["Each run's config as it ran: profile expanded, every default filled in (its run key hashes this); '–': not a setting of that method."]
+        if shared:
+            notes.append("Same for every column: " + ", ".join(f"{k} = {v}" for k, v in shared) + ".")
+        views.append(TableView(f"Resolved configs: {group}", ["Setting"] + members, rows, notes=notes))
+    return views
+
+
+def hyperparameter_sections(records) -> list[Section]:
+    from bench.report_tables import VERSION_SETTING, hyperparameter_frame
+
+    frame = hyperparameter_frame(records)
+    if frame.empty:
+        return []
+    views = hyperparameter_views(frame)
+    if not views:  # only methods without settings (MostPop): nothing to tabulate
+        return []
+    settled = set(frame.loc[frame["setting"] != VERSION_SETTING, "name"])
+    bare = [n for n in dict.fromkeys(frame["name"]) if n not in settled]
+    if bare:
+        views[-1].notes.append(f"No settings: {', '.join(bare)}.")
+    return [Section("hyperparameters", "Hyperparameters (resolved configs)", views, frame)]
 
 
 # ---------------------------------------------------------------- ablations (Tables 4-7)
@@ -569,25 +624,39 @@ def write_sections(folder: Path, sections: Sequence[Section]) -> list[Path]:
         if s.published is not None and not s.published.empty:
             _write(folder / f"{s.stem}_published.csv", s.published.to_csv(index=False), written)
         _write(folder / f"{s.stem}.tex", latex_table(s), written)
-    _write(folder / "tables.tex", latex_document([latex_table(s) for s in sections]), written)
+    if sections:
+        _write(folder / "tables.tex", latex_document([latex_table(s) for s in sections]), written)
     return written
 
 
-def readme(title: str, records, sections: Sequence[Section], figures: Sequence[tuple[str, list[Path]]]) -> str:
+STALE_NOTE = "their config or code changed since they ran; rerun them"
+
+
+def stale_lines(stale, records) -> list[str]:
+    """The README's note on the records left out as stale; a stale record whose run has a current
+    record too (it was rerun) is counted but not listed."""
+    if not stale:
+        return []
+    done = {(r.get("name"), r.get("dataset"), r.get("seed")) for r in records}
+    pending = [r for r in stale if (r.get("name"), r.get("dataset"), r.get("seed")) not in done]
+    listed = "; ".join(f"{r.get('name')} on {r.get('dataset')}, seed {r.get('seed')}" for r in pending)
+    text = f"{len(stale)} record{'s' if len(stale) != 1 else ''} left out as stale: {STALE_NOTE}"
+    text += f" ({listed})" if listed else ""
+    if len(pending) < len(stale):
+        text += f"; {len(stale) - len(pending)} of them already rerun with the current config and code"
+    return [text + ".", ""]
+
+
+def readme(title: str, records, sections: Sequence[Section], figures: Sequence[tuple[str, list[Path]]], stale: Sequence[dict[str, Any]] = ()) -> str:
     from bench.report_tables import split_hashes
 
     failed = sum(r.get("status") != "ok" for r in records)
     hashes = ", ".join(f"{d} `{h}`" for d, h in split_hashes(records).items())
-    lines = [
-        f"# {title}",
-        "",
-        f"Protocol: {PROTOCOL}.",
-        "",
-        f"Split hash: {hashes}. Runs: {len(records)} ({failed} failed).",
-        "",
-        "Each table is also written as CSV and as LaTeX (booktabs) beside this file; `tables.tex` compiles on its own.",
-        "",
-    ]
+    lines = [f"# {title}", "", f"Protocol: {PROTOCOL}.", ""]
+    lines += [f"Split hash: {hashes}. Runs: {len(records)} ({failed} failed).", ""] if records else ["No current runs: nothing to tabulate.", ""]
+    lines += stale_lines(stale, records)
+    if sections:
+        lines += ["Each table is also written as CSV and as LaTeX (booktabs) beside this file; `tables.tex` compiles on its own.", ""]
     for s in sections:
         lines += [f"## {s.title}", ""] + [markdown_table(v) for v in s.views]
     if figures:
@@ -597,10 +666,10 @@ def readme(title: str, records, sections: Sequence[Section], figures: Sequence[t
     return "\n".join(lines)
 
 
-def write_report(folder: Path, title: str, records, sections, figures) -> list[Path]:
+def write_report(folder: Path, title: str, records, sections, figures, stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
     written = write_sections(folder, sections)
     written += [p for _, paths in figures for p in paths]
-    _write(folder / "README.md", readme(title, records, sections, figures), written)
+    _write(folder / "README.md", readme(title, records, sections, figures, stale), written)
     return written
 
 
@@ -617,28 +686,42 @@ def suite_figures(records, folder: Path) -> list[tuple[str, list[Path]]]:
     return [(caption, paths) for caption, paths in figures if paths]
 
 
-def suite_report(records, folder: Path, suite: str, metrics: Sequence[str]) -> list[Path]:
+def suite_report(records, folder: Path, suite: str, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
     from bench.report_tables import check_consistent, load_paper_results
 
+    if not records:  # every run of the suite is stale: the README says so, no table is drawn
+        return write_report(folder, f"Suite `{suite}`", records, [], [], stale)
     check_consistent(records)
     paper = load_paper_results()
     sections = [main_section(records, metrics, paper), parameter_section(records, paper), cost_section(records)]
-    return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder))
+    sections += hyperparameter_sections(records)
+    return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder), stale)
 
 
-def ablation_report(records, folder: Path, metrics: Sequence[str]) -> list[Path]:
+def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
     from bench import report_figures as rf
     from bench.report_tables import load_paper_results
 
+    if not records:
+        return write_report(folder, "Ablations", records, [], [], stale)
     sections, bars = ablation_sections(records, metrics, load_paper_results())
     figures = [(caption, rf.ablation_bars(summary, folder, stem)) for caption, summary, stem in bars]
-    return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p])
+    return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p], stale)
 
 
 def build_reports(
-    results: Path, out: Path, suite: str | None = None, metrics: Sequence[str] | None = None, ks: Sequence[int] | None = None
+    results: Path,
+    out: Path,
+    suite: str | None = None,
+    metrics: Sequence[str] | None = None,
+    ks: Sequence[int] | None = None,
+    is_current: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[Path]:
-    """Tables and figures for one suite (or every suite with records, plus the ablations); never trains."""
+    """Tables and figures for one suite (or every suite with records, plus the ablations); never trains.
+
+    `is_current(record)` says whether a record's key is the one today's code gives its run (the
+    CLI passes `bench.runner.is_current`; this module never builds a method). Records for which
+    it is False are stale: left out of every table and listed in the README. None: all current."""
     from bench.report_tables import memberships, resolve_metrics
     from bench.results import iter_records, runs_dir
     from bench.suites import suite_names
@@ -647,19 +730,22 @@ def build_reports(
     records = [record for _, record in iter_records(Path(results))]
     if not records:
         raise UserError(f"no run records under {runs_dir(Path(results))}; run `bench run` first")
+    fresh = [is_current is None or is_current(r) for r in records]
+    current = [r for r, ok in zip(records, fresh) if ok]
+    stale = [r for r, ok in zip(records, fresh) if not ok]
     out = Path(out)
     written: list[Path] = []
     for name in [suite] if suite else suite_names():
-        chosen = suite_records(records, name)
-        if chosen:
+        chosen, old = suite_records(current, name), suite_records(stale, name)
+        if chosen or old:
             label = Path(name).stem  # a suite may be given as a YAML path
-            written += suite_report(chosen, out / label, label, metrics)
+            written += suite_report(chosen, out / label, label, metrics, old)
         elif suite:
             raise UserError(f"no run record under {runs_dir(Path(results))} belongs to suite {suite!r}; run `bench run --suite {suite}` first")
     if suite is None:
-        tagged = [r for r in records if memberships(r)]
-        if tagged:
-            written += ablation_report(tagged, out / "ablations", metrics)
+        tagged, old = [r for r in current if memberships(r)], [r for r in stale if memberships(r)]
+        if tagged or old:
+            written += ablation_report(tagged, out / "ablations", metrics, old)
     if not written:
         raise UserError(f"none of the {len(records)} run records belongs to a suite or an ablation")
     return written

@@ -1,8 +1,11 @@
 """Runs: prepare the shared split, train each method, evaluate with the one evaluator, store.
 
-Each run is keyed by a hash of (method, its config, split hash, seed); a finished record is
-never recomputed unless forced, a failed one is retried. A per-run lock file keeps two
-`bench run` processes on the same results folder from doing (or writing) the same run.
+Each run is keyed by a hash of (method, its resolved config, the method class's `version`,
+split hash, seed, RUN_FORMAT); a finished record is never recomputed unless forced, a failed
+one is retried. The resolved config, not the config as written, so that a changed profile or
+default is a new run rather than a silently reused old one; `current_key` recomputes a stored
+record's key with today's code, and a record whose key differs is stale. A per-run lock file
+keeps two `bench run` processes on the same results folder from doing (or writing) the same run.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from bench.results import read_record, record_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
 from bench.suites import RunSpec
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2  # 2: keys hash the resolved config and the method version (1: the config as written)
 
 
 def prepare_split(dataset: str, results: Path, settings: dict | None = None) -> Split:
@@ -38,8 +41,37 @@ def prepare_split(dataset: str, results: Path, settings: dict | None = None) -> 
     return load_saved_split(results, split)
 
 
-def run_key(spec: RunSpec, split: Split) -> str:
-    return content_hash({"method": spec.method, "config": spec.config, "split": split.hash, "seed": spec.seed, "format": RUN_FORMAT})
+def method_key(name: str, method, split_hash: str, seed: int) -> str:
+    """The run key of registered method `name`, built as `method`, on a split and seed."""
+    return content_hash(
+        {"method": name, "config": method.resolved_config(), "version": type(method).version, "split": split_hash, "seed": seed, "format": RUN_FORMAT}
+    )
+
+
+def run_key(spec: RunSpec, split: Split, method=None) -> str:
+    """`method`: the spec's method already built (building one only resolves its config)."""
+    from bench.methods import METHODS
+
+    if method is None:
+        method = METHODS.get(spec.method)(spec.config)
+    return method_key(spec.method, method, split.hash, spec.seed)
+
+
+def current_key(record: dict[str, Any]) -> str | None:
+    """The key today's code gives the run a record describes (its method, config as written,
+    split and seed); None when that method or config no longer builds."""
+    from bench.methods import METHODS
+
+    try:
+        method = METHODS.get(record.get("method"))(record.get("config"))
+    except UserError:
+        return None
+    return method_key(record["method"], method, record.get("split_hash"), record.get("seed"))
+
+
+def is_current(record: dict[str, Any]) -> bool:
+    """False for a stale record: its config or its method's code changed since it ran."""
+    return record.get("key") == current_key(record)
 
 
 @contextmanager
@@ -100,7 +132,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     from bench.methods import METHODS, FitContext
     from bench.threads import CoreShare
 
-    key = run_key(spec, split)
+    probe = METHODS.get(spec.method)(spec.config)  # the config as resolved; the trained one is built below, after seeding
+    key = run_key(spec, split, probe)
     torch.set_num_threads(threads)
     record: dict[str, Any] = {
         "format": RUN_FORMAT,
@@ -110,6 +143,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         "dataset": spec.dataset,
         "seed": spec.seed,
         "config": spec.config,
+        "resolved_config": probe.resolved_config(),
+        "method_version": type(probe).version,
         "tags": spec.tags,
         "split_hash": split.hash,
         "data_hash": split.dataset.content_hash,

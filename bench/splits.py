@@ -60,6 +60,18 @@ class Split:
         return list(self.valid_target if stage == "valid" else self.test_target)
 
 
+def train_item_counts(split: Split):
+    """How often each item occurs in the split's training sequences: int64 [n_items + 1],
+    index 0 (padding) always 0. Validation and test targets are not counted: they are what
+    is predicted, and no method's fit sees them as training data."""
+    from itertools import chain
+
+    import numpy as np
+
+    items = np.fromiter(chain.from_iterable(split.train), dtype=np.int64)
+    return np.bincount(items, minlength=split.n_items + 1)
+
+
 def leave_one_out(dataset: Dataset, settings: SplitSettings = SplitSettings()) -> Split:
     rows, train, valid, test = [], [], [], []
     short = [dataset.user_ids[u] for u, s in enumerate(dataset.sequences) if len(s) < 3]

@@ -169,7 +169,7 @@ def test_configs_reject_unknown_and_laser_only_keys_and_profiles_differ(split, r
 def test_suites_name_the_baselines():
     from bench.suites import expand, load_suite
 
-    assert {s.name for s in expand(load_suite("peft"))} == {"laser", *BASELINES}
+    assert {s.name for s in expand(load_suite("peft"))} == {"laser", "pop", *BASELINES}  # pop: the MostPop floor
     assert {"laser", "lora", "full_ft"} <= {s.name for s in expand(load_suite("main"))}
 
 

@@ -32,6 +32,9 @@ class ExplodingMethod(Method):
     def __init__(self, config=None) -> None:
         pass
 
+    def resolved_config(self) -> dict:
+        return {}  # no settings (and no self.cfg for the default to read)
+
     def fit(self, split, ctx):
         import torch
 

@@ -144,6 +144,28 @@ def test_rows_are_grouped_by_family_in_the_papers_order():
     assert [r[2].text for r in view.rows[:4]] == ["yes", "yes", "no", "yes"]
 
 
+def pop_record(seed: int = 0) -> dict:
+    record = make_record("pop", seed, p=0.01, config={})
+    record.update(method="pop", family=rt.FLOOR_FAMILY, parameters={"trainable": 0, "total": 0, "trainable_percent": 0.0, "llm_side_trainable": None})
+    return record
+
+
+def test_the_floor_closes_the_main_table_below_the_improv_row():
+    records = [pop_record()] + [make_record(n) for n in ("laser", "llmrec", "sasrec")]
+    summary, improv = main_tables(records)
+    view = reports.main_view(summary, improv, ["ndcg@10"])
+    assert [r[1].text for r in view.rows] == ["sasrec", "llmrec", "laser", "Improv.", "pop"]
+    assert [r[0].text for r in view.rows] == ["ID-based", "LLM-based (tuned LLM)", "Laser", "", rt.FLOOR_FAMILY]
+    assert view.breaks == [1, 2, 3, 4]
+    assert any(n.startswith(f"{rt.FLOOR_FAMILY} (last rows): the floor") for n in view.notes)
+    assert set(improv["baseline"]) == {"sasrec"}  # the floor is a baseline like any other, just never the best
+    params = rt.parameter_frame(records).set_index("name")
+    assert list(params.index) == ["sasrec", "llmrec", "laser", "pop"]
+    assert (params.loc["pop", "backbone"], params.loc["pop", "tuning"], params.loc["pop", "trainable"]) == ("-", "none (training counts)", 0)
+    without = [r for r in records if r["name"] != "pop"]
+    assert not any("the floor" in n for n in reports.main_view(*main_tables(without), ["ndcg@10"]).notes)
+
+
 def test_improv_is_the_gain_over_the_best_non_laser_method():
     records = seeded()
     summary, improv = main_tables(records)
@@ -445,11 +467,18 @@ def test_no_records_is_a_user_error(tmp_path):
         reports.build_reports(tmp_path, tmp_path / "out", suite="main")
 
 
+def current(record: dict) -> dict:
+    """The record with the key today's code gives its run (what `bench run` would have written)."""
+    from bench.runner import current_key
+
+    return {**record, "key": current_key(record)}
+
+
 def test_cli_report_prints_the_written_paths(tmp_path, capsys):
     from bench.cli import main
 
-    for name in ("sasrec", "laser"):
-        write(tmp_path / "results", make_record(name))
+    for name in ("sasrec", "bert4rec"):
+        write(tmp_path / "results", current(make_record(name)))
     suite = suite_file(tmp_path, seeds=(0,))
     code = main(["--results", str(tmp_path / "results"), "report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--ks", "20"])
     printed = capsys.readouterr().out.split()
@@ -461,3 +490,62 @@ def test_importing_the_report_modules_loads_no_heavy_library():
     code = "import sys, bench.reports, bench.report_tables, bench.report_figures; print(sorted({'pandas', 'matplotlib', 'scipy', 'numpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_cli_report_leaves_stale_records_out_and_lists_them(tmp_path, monkeypatch):
+    from bench.cli import main
+    from laser import config as laser_config
+
+    suite = tmp_path / "toy.yaml"
+    suite.write_text("datasets: [ml-100k]\nseeds: [0, 1]\nmethods:\n  sasrec: {max_seq_length: 20}\n  laser: {profile: cpu}\n")
+    results = tmp_path / "results"
+    for seed in (0, 1):
+        write(results, current(make_record("sasrec", seed)))
+    # laser seed 0 ran under an older cpu profile; seed 1 ran, then was rerun under today's
+    with monkeypatch.context() as m:
+        m.setitem(laser_config.PROFILES["cpu"], "lr", 5e-4)
+        old = [current(make_record("laser", seed, config={"profile": "cpu"})) for seed in (0, 1)]
+    for record in old:
+        write(results, record)
+    rerun = write(results, current(make_record("laser", 1, config={"profile": "cpu"}, p=0.2)))
+    assert rerun["key"] != old[1]["key"]
+
+    assert main(["--results", str(results), "report", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 0
+    readme = (tmp_path / "out" / "toy" / "README.md").read_text()
+    assert "2 records left out as stale: their config or code changed since they ran; rerun them (laser on ml-100k, seed 0); 1 of them already rerun" in readme
+    table = pd.read_csv(tmp_path / "out" / "toy" / "main_table.csv")
+    laser = table[(table["name"] == "laser") & (table["metric"] == "ndcg@10")]
+    assert laser["n_runs"].tolist() == [1]  # the rerun only: the stale seed 0 and the old seed 1 are out
+    assert laser["mean"].astype(float).tolist() == [pytest.approx(rerun["metrics"]["test"]["ndcg@10"])]
+    assert "Runs: 3 (0 failed)" in readme
+
+
+def test_a_suite_whose_records_are_all_stale_gets_a_readme_without_tables(tmp_path):
+    suite = suite_file(tmp_path, seeds=(0,))
+    write(tmp_path / "results", make_record("sasrec"))
+    paths = reports.build_reports(tmp_path / "results", tmp_path / "out", suite=str(suite), is_current=lambda r: False)
+    assert [p.name for p in paths] == ["README.md"]
+    text = paths[0].read_text()
+    assert "No current runs" in text and "1 record left out as stale" in text and "sasrec on ml-100k, seed 0" in text
+
+
+def test_hyperparameter_tables_show_what_differs_and_note_what_is_shared():
+    base = {"epochs": 100, "learning_rate": 0.001, "train_rows_per_user": None, "model": {"hidden_size": 64, "loss_type": "CE"}}
+    records = [
+        make_record("sasrec", resolved_config={**base, "model": {**base["model"], "n_heads": 2}}, method_version=1),
+        make_record("bert4rec", resolved_config={**base, "learning_rate": 0.002, "model": {**base["model"], "mask_ratio": 0.2}}, method_version=1),
+        make_record("laser", resolved_config={"profile": "cpu", "lr": 0.001, "id_encoder_config": {}}, method_version=1),
+        {**pop_record(), "resolved_config": {}, "method_version": 1},
+    ]
+    (section,) = reports.hyperparameter_sections(records)
+    ids, llm = section.views
+    assert ids.columns == ["Setting", "sasrec", "bert4rec"]
+    assert [[c.text for c in row] for row in ids.rows] == [["learning_rate", "0.001", "0.002"], ["model.n_heads", "2", "–"], ["model.mask_ratio", "–", "0.2"]]
+    assert "Same for every column: epochs = 100, train_rows_per_user = null, model.hidden_size = 64, model.loss_type = CE." in ids.notes
+    assert llm.caption == "Resolved configs: LLM-based (tuned LLM) and Laser" and llm.columns == ["Setting", "laser"]
+    assert [[c.text for c in row] for row in llm.rows] == [["profile", "cpu"], ["lr", "0.001"], ["id_encoder_config", "{}"]]
+    assert "No settings: pop." in llm.notes
+    frame = section.frame
+    assert set(frame.loc[frame["setting"] == rt.VERSION_SETTING, "name"]) == {"sasrec", "bert4rec", "laser", "pop"}
+    assert reports.hyperparameter_sections([make_record("sasrec")]) == []  # records from before resolved configs
+    assert reports.hyperparameter_sections([records[-1]]) == []  # no method with settings: no table

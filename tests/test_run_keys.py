@@ -1,0 +1,106 @@
+"""Run keys hash the resolved config and the method version, so a changed profile or default is a new run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from bench.data import build_dataset
+from bench.methods import METHODS
+from bench.runner import current_key, is_current, run_key, run_one
+from bench.splits import leave_one_out, save_split
+from bench.suites import RunSpec
+
+
+@pytest.fixture(scope="module")
+def toy_split():
+    seqs = {"u1": ["1", "2", "1", "3", "2"], "u2": ["2", "3", "1", "5", "6"], "u3": ["3", "2", "4", "5"]}
+    return leave_one_out(build_dataset("toy", seqs, {}, {}))
+
+
+def spec(method: str, config: dict, name: str | None = None, seed: int = 0) -> RunSpec:
+    return RunSpec(name or method, method, "toy", seed, config)
+
+
+@pytest.mark.parametrize("method", ["laser", "lora", "full_ft", "prompt_tuning", "prefix_tuning"])
+def test_changing_a_cpu_profile_value_changes_the_key(method, toy_split, monkeypatch):
+    from laser import config as laser_config
+
+    before = run_key(spec(method, {"profile": "cpu"}), toy_split)
+    monkeypatch.setitem(laser_config.PROFILES["cpu"], "batch_size", 8)
+    assert run_key(spec(method, {"profile": "cpu"}), toy_split) != before
+
+
+def test_changing_a_baselines_own_profile_value_changes_the_key(toy_split, monkeypatch):
+    cls = METHODS.get("full_ft")
+    before = run_key(spec("full_ft", {"profile": "cpu"}), toy_split)
+    monkeypatch.setitem(cls.profiles, "cpu", {**cls.profiles["cpu"], "lr": 1e-4})
+    assert run_key(spec("full_ft", {"profile": "cpu"}), toy_split) != before
+
+
+def test_changing_a_recbole_setting_default_changes_the_key(toy_split, monkeypatch):
+    from baselines import recbole_models
+
+    before = run_key(spec("sasrec", {"max_seq_length": 20}), toy_split)
+
+    @dataclasses.dataclass(frozen=True)
+    class NewDefault(recbole_models.RecBoleSettings):
+        learning_rate: float = 0.002
+
+    monkeypatch.setattr(recbole_models, "RecBoleSettings", NewDefault)
+    assert run_key(spec("sasrec", {"max_seq_length": 20}), toy_split) != before
+
+
+def test_changing_a_recbole_model_default_changes_the_key(toy_split, monkeypatch):
+    from baselines import recbole_models
+
+    before = run_key(spec("sasrec", {}), toy_split)
+    defaults = recbole_models.model_defaults
+    monkeypatch.setattr(recbole_models, "model_defaults", lambda name: {**defaults(name), "hidden_size": 128})
+    method = METHODS.get("sasrec")({})
+    assert method.resolved_config()["model"]["hidden_size"] == 128
+    assert run_key(spec("sasrec", {}), toy_split, method) != before
+
+
+def test_bumping_a_method_version_changes_the_key(toy_split, monkeypatch):
+    before = run_key(spec("pop", {}), toy_split)
+    monkeypatch.setattr(METHODS.get("pop"), "version", 2)
+    assert run_key(spec("pop", {}), toy_split) != before
+
+
+def test_a_config_spelt_out_is_the_same_run_as_its_profile(toy_split):
+    # the key is what runs, not how the suite wrote it
+    assert run_key(spec("laser", {"profile": "cpu"}), toy_split) == run_key(spec("laser", {"profile": "cpu", "lr": 1e-3, "history": 3}), toy_split)
+    assert run_key(spec("laser", {"profile": "cpu"}), toy_split) != run_key(spec("laser", {"profile": "cpu", "lr": 2e-3}), toy_split)
+    assert run_key(spec("sasrec", {}), toy_split) == run_key(spec("sasrec", {"epochs": 200, "model": {"n_layers": 2}}), toy_split)
+
+
+def test_a_record_is_current_until_its_profile_changes(toy_split, tmp_path, monkeypatch):
+    from laser import config as laser_config
+
+    s = spec("laser", {"profile": "cpu"})
+    record = {"key": run_key(s, toy_split), "method": "laser", "config": s.config, "split_hash": toy_split.hash, "seed": 0}
+    assert current_key(record) == record["key"] and is_current(record)
+    monkeypatch.setitem(laser_config.PROFILES["cpu"], "history", 4)
+    assert not is_current(record)
+    # a config that no longer builds (a key removed from the method) is stale, not an error
+    assert current_key({**record, "config": {"profile": "cpu", "no_such_key": 1}}) is None
+    assert current_key({**record, "method": "no_such_method"}) is None
+
+
+def test_a_record_stores_its_resolved_config_and_method_version(toy_split, tmp_path):
+    save_split(tmp_path, toy_split)
+    status, record = run_one(spec("pop", {}), toy_split, tmp_path, threads=1, force=False, progress=False)
+    assert status == "done" and record["status"] == "ok"
+    assert record["resolved_config"] == {} and record["method_version"] == 1 and record["format"] == 2
+    assert record["config"] == {}
+    assert record["key"] == current_key(record)
+    stored = json.loads(next((tmp_path / "runs" / "toy").glob("pop-*.json")).read_text())
+    assert is_current(stored)
+    sasrec = METHODS.get("sasrec")({"max_seq_length": 20})
+    resolved = sasrec.resolved_config()
+    assert resolved["max_seq_length"] == 20 and resolved["epochs"] == 200 and resolved["model"]["n_layers"] == 2
+    laser = METHODS.get("laser")({"profile": "cpu"})
+    assert laser.resolved_config()["lr"] == 1e-3 and laser.resolved_config()["history"] == 3
