@@ -310,10 +310,10 @@ CONFIG_CASES = {
     "split not a mapping": _suite_case("{sasrec: {epochs: 1}}", "split: [k_core]", "suite.yaml: split must be a mapping, got ['k_core']"),
     "k_core removes everything": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: 50}", "toy.inter: nothing is left after 50-core filtering"),
     "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "suite.yaml: suite 'suite': seed -1 must be a non-negative integer"),
-    "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "--seeds: seed -1 must be a non-negative integer", argv=("--seeds", "-1")),
-    "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "--jobs must be >= 1, got 0", argv=("--jobs", "0")),
+    "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "argument --seeds: must be >= 0, got -1", argv=("--seeds", "-1")),
+    "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "argument --jobs: must be >= 1, got 0", argv=("--jobs", "0")),
     "--joblib-backend dusk": _suite_case("{sasrec: {epochs: 1}}", "", "unknown joblib backend 'dusk' (did you mean: dask?)", argv=("--jobs", "2", "--joblib-backend", "dusk")),
-    "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "--threads must be >= 1, got -2", argv=("--threads", "-2")),
+    "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "argument --threads: must be >= 1, got -2", argv=("--threads", "-2")),
     "corrupt saved split file": _corrupt_split_file,
 }
 
@@ -346,7 +346,7 @@ def test_corrupt_run_record_via_cli(tmp_path, capsys):
         (["run", "--suite", "SUITE", "--jobs", "x"], "argument --jobs: invalid int value: 'x'"),
         (["run", "--suite", "SUITE", "--seed", "1"], "unrecognized arguments: --seed 1"),  # no abbreviation of --seeds
         (["run", "--suite", "SUITE", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
-        (["ablate", "--component", "stages", "--seeds", "-3"], "--seeds: seed -3 must be a non-negative integer"),
+        (["ablate", "--component", "stages", "--seeds", "-3"], "argument --seeds: must be >= 0, got -3"),
         ([], "the following arguments are required: command"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -362,6 +362,63 @@ def test_bad_command_line(argv, expected, tmp_path, capsys):
 def test_unknown_dataset_name_in_data_stats(tmp_path, capsys):
     rc, out, err = run_cli(["data", "stats", "ml-100"], tmp_path / "results", capsys)
     assert_clean_failure(rc, out, err, tmp_path / "results", "unknown dataset 'ml-100' (did you mean: ml-100k?)")
+
+
+# --------------------------------------------------------------------------- counts
+# one argparse type checks every count option of every command while parsing, before any work
+
+COUNT_CASES = {  # keyed by command and option: every count option of every command is here
+    "run --jobs": (["run", "--jobs", "0"], "argument --jobs: must be >= 1, got 0"),
+    "run --threads": (["run", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    "run --seeds": (["run", "--seeds", "0", "-1"], "argument --seeds: must be >= 0, got -1"),
+    "ablate --jobs": (["ablate", "--component", "stages", "--jobs", "-2"], "argument --jobs: must be >= 1, got -2"),
+    "ablate --seeds": (["ablate", "--component", "stages", "--seeds", "-1"], "argument --seeds: must be >= 0, got -1"),
+    "report --ks": (["report", "--ks", "10", "0"], "argument --ks: must be >= 1, got 0"),
+    "perf --steps": (["perf", "--steps", "0"], "argument --steps: must be >= 1, got 0"),
+    "perf --batch": (["perf", "--batch", "0"], "argument --batch: must be >= 1, got 0"),
+    "data import amazon --k-core": (["data", "import", "amazon", "--reviews", "r", "--meta", "m", "--name", "x", "--k-core", "-1"], "argument --k-core: must be >= 0, got -1"),
+    "data import movielens --k-core": (["data", "import", "movielens", "--path", "p", "--name", "x", "--k-core", "-1"], "argument --k-core: must be >= 0, got -1"),
+}
+
+
+@pytest.fixture
+def no_measuring(monkeypatch):
+    import bench.perf
+    import bench.runner
+
+    def refuse(*args, **kwargs):
+        pytest.fail("bench perf started work: this bad input was not caught first")
+
+    monkeypatch.setattr(bench.runner, "prepare_split", refuse)
+    monkeypatch.setattr(bench.perf, "gemm_peak", refuse)
+
+
+@pytest.mark.parametrize("case", COUNT_CASES.values(), ids=COUNT_CASES.keys())
+def test_non_positive_counts_are_refused(case, no_measuring, tmp_path, capsys):
+    argv, expected = case
+    rc, out, err = run_cli(argv, tmp_path / "results", capsys)
+    assert_clean_failure(rc, out, err, tmp_path / "results", expected)
+    assert not (tmp_path / "results").exists()
+
+
+def _options(parser, prefix=()):
+    """(command path, option, action) for every option of every (sub)command."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*prefix, name))
+        elif action.option_strings:
+            yield " ".join(prefix), action.option_strings[-1], action
+
+
+def test_every_count_option_is_a_checked_count():
+    from bench.cli import build_parser
+
+    options = list(_options(build_parser()))
+    assert not [f"{cmd} {opt}" for cmd, opt, a in options if a.type is int], "a plain type=int option: use cli.count(minimum)"
+    assert {f"{cmd} {opt}" for cmd, opt, a in options if hasattr(a.type, "minimum")} == set(COUNT_CASES)
 
 
 # --------------------------------------------------------------------------- loader functions
