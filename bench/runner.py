@@ -207,14 +207,11 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
 def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None, backend: str = "loky") -> list[dict]:
     from tqdm import tqdm
 
-    from bench.methods import METHODS
+    from bench.preflight import check_runs
 
     results = Path(results)
     rank, world = launch_rank()
-    for spec in specs:  # a typo in a method's config fails here, before any data is read
-        method = METHODS.get(spec.method)(spec.config)
-        if world > 1 and not getattr(method, "distributed", False):
-            raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
+    check_runs(specs, world)  # every config, LLM folder and encoder setting, before any data is read
     from bench.parallel import check_backend
 
     check_backend(backend)

