@@ -153,8 +153,8 @@ class _Parser(argparse.ArgumentParser):
 def cmd_perf(args) -> int:
     from bench.perf import DEFAULT_METHODS, run_perf
 
-    run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
-    return 0
+    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
+    return 1 if any("error" in row for row in rows) else 0
 
 
 def count(minimum: int):

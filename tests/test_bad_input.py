@@ -502,6 +502,22 @@ def test_every_count_option_is_a_checked_count():
     assert {f"{cmd} {opt}" for cmd, opt, a in options if hasattr(a.type, "minimum")} == set(COUNT_CASES)
 
 
+def test_perf_with_bad_input_keeps_the_committed_table(no_measuring, tmp_path, capsys):
+    out = tmp_path / "perf.csv"
+    out.write_text("method,examples_per_s\nlaser,5.36\n")
+    for argv, expected in (
+        (["perf", "--steps", "0"], "argument --steps: must be >= 1, got 0"),
+        (["perf", "--llm", "/nonexistent/model"], "/nonexistent/model: LLM folder not found"),
+        (["perf", "--methods", "sasrec"], "perf measures LLM methods"),
+        (["perf", "--methods", "laser:sufix_only"], "unknown ablation variant 'sufix_only'"),
+        (["perf", "--profile", "gpu"], "unknown laser profile 'gpu'"),
+    ):
+        rc, stdout, err = run_cli([*argv, "--out", str(out)], tmp_path / "results", capsys)
+        assert_clean_failure(rc, stdout, err, tmp_path / "results", expected)
+        assert out.read_text() == "method,examples_per_s\nlaser,5.36\n"
+        assert not (tmp_path / "results").exists()
+
+
 # --------------------------------------------------------------------------- loader functions
 
 
