@@ -414,6 +414,20 @@ def test_latex_uses_booktabs_and_escapes_names(built):
     assert r"laser/no\_moe" in tex and "laser/no_moe" not in tex and r"drop \%" in tex
 
 
+def test_regenerating_reports_writes_the_same_bytes(built, tmp_path):
+    """`bench report` from unchanged records must leave a checkout's committed files as they are."""
+    out, first = built
+    root = out.parent
+    again = reports.build_reports(root / "results", tmp_path, suite=str(root / "toy.yaml"))
+    again += reports.ablation_report(ablation_records(), tmp_path / "ablations", list(rt.DEFAULT_METRICS))
+    assert sorted(p.relative_to(tmp_path) for p in again) == sorted(p.relative_to(out) for p in first)
+    for path in again:
+        assert path.read_bytes() == (out / path.relative_to(tmp_path)).read_bytes(), path.name
+    for path in [p for p in again if p.suffix in (".pdf", ".png")]:  # no date or version that a rerun elsewhere would change
+        data = path.read_bytes()
+        assert b"CreationDate" not in data and b"atplotlib" not in data, path.name
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
 @pytest.mark.parametrize("folder", ["toy", "ablations"])
 def test_latex_tables_compile(built, folder, tmp_path):
