@@ -613,7 +613,7 @@ def test_exact_duplicate_rows_are_dropped_first_kept(tmp_path, capsys):
     assert d.sequences[0] == tuple(tok[t] for t in ("i0", "i1", "i2", "i3", "i1"))
     assert d.n_interactions == 13
 
-    rc = main(["data", "stats", str(data)])
+    rc = main(["--results", str(tmp_path / "results"), "data", "stats", str(data), "--out", str(tmp_path / "stats")])
     out = capsys.readouterr().out
     assert rc == 0 and "3 exact duplicate (user, item, timestamp) rows dropped" in out
 
