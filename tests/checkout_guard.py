@@ -21,8 +21,11 @@ def _signature(path: Path) -> tuple[int, int] | None:
 def checkout_state(root: Path) -> dict[str, object]:
     """{what: signature}; a rewrite with identical bytes still changes the signature (mtime)."""
     state: dict[str, object] = {}
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True)
-    if status.returncode == 0:  # outside a git checkout only the watched folders count
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True)
+    except OSError:  # no git: only the watched folders count
+        status = None
+    if status is not None and status.returncode == 0:  # outside a git checkout likewise
         for line in status.stdout.splitlines():
             path = line[3:].split(" -> ")[-1].strip('"')
             state[f"git status: {line}"] = _signature(root / path)

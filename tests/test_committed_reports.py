@@ -1,11 +1,14 @@
 """The committed reports/ are what the commands write from the committed records and data:
-regenerating them on a fresh clone changes nothing."""
+regenerating them on a fresh clone changes nothing, and the LaTeX tables shipped there compile."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.checkout_guard import changes, checkout_state
+from tests.latex import compile_tex
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = (".csv", ".tex", ".md")
@@ -29,6 +32,16 @@ def test_committed_reports_are_what_bench_report_writes(tmp_path):
         assert committed.exists(), f"{committed} is not committed"
         if path.suffix in TEXT:
             assert path.read_bytes() == committed.read_bytes(), f"{committed} differs from what `bench report` writes from results/runs"
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (ROOT / "reports").glob("*/tables.tex")))
+def test_committed_latex_tables_compile(folder, tmp_path):
+    assert compile_tex((ROOT / "reports" / folder / "tables.tex").read_text(), tmp_path).stat().st_size > 1000
+
+
+def test_committed_dataset_table_compiles(tmp_path):
+    body = (ROOT / "reports" / "datasets" / "dataset_stats.tex").read_text()
+    compile_tex("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n", tmp_path)
 
 
 def test_the_checkout_guard_sees_every_kind_of_write(tmp_path):
