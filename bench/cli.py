@@ -113,17 +113,9 @@ def cmd_data_stats(args) -> int:
     return 0
 
 
-def _check_k_core(args) -> None:
-    from bench.errors import UserError
-
-    if args.k_core < 0:
-        raise UserError(f"--k-core must be >= 0, got {args.k_core}")
-
-
 def cmd_import_amazon(args) -> int:
     from bench.importers import import_amazon
 
-    _check_k_core(args)
     result = import_amazon(Path(args.reviews), Path(args.meta), args.name, _results(args), k_core=args.k_core, force=args.force)
     print(result.summary("amazon"))
     return 0
@@ -132,7 +124,6 @@ def cmd_import_amazon(args) -> int:
 def cmd_import_movielens(args) -> int:
     from bench.importers import import_movielens
 
-    _check_k_core(args)
     result = import_movielens(Path(args.path), args.name, _results(args), k_core=args.k_core, force=args.force)
     print(result.summary("movielens"))
     return 0
@@ -164,8 +155,25 @@ class _Parser(argparse.ArgumentParser):
 def cmd_perf(args) -> int:
     from bench.perf import DEFAULT_METHODS, run_perf
 
-    run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
-    return 0
+    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
+    return 1 if any("error" in row for row in rows) else 0
+
+
+def count(minimum: int):
+    """argparse type of every count option: an integer >= minimum, refused while parsing, before
+    any work (`perf --steps 0` once measured nothing and overwrote the committed table with zeros)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.minimum = minimum  # type: ignore[attr-defined]  # tests find every count option by it
+    return parse
 
 
 def _add_joblib_backend(parser) -> None:
@@ -183,10 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a suite (finished runs are skipped)")
     s.add_argument("--suite", default="main")
     s.add_argument("--methods", nargs="+", help="only these methods of the suite")
-    s.add_argument("--seeds", nargs="+", type=int)
-    s.add_argument("--jobs", type=int, default=1, help="parallel runs (joblib); each starts with cores // jobs threads and takes idle cores as other runs finish")
+    s.add_argument("--seeds", nargs="+", type=count(0))
+    s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib); each starts with cores // jobs threads and takes idle cores as other runs finish")
     s.add_argument("--force", action="store_true", help="rerun finished runs")
-    s.add_argument("--threads", type=int, help="fixed torch threads per run (default: shared, starting at cores // jobs)")
+    s.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
     _add_joblib_backend(s)
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
     s.add_argument("--quiet", action="store_true")
@@ -196,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--component", required=True)
     s.add_argument("--dataset", default="ml-100k")
     s.add_argument("--profile", default="cpu")
-    s.add_argument("--seeds", nargs="+", type=int)
-    s.add_argument("--jobs", type=int, default=1)
+    s.add_argument("--seeds", nargs="+", type=count(0))
+    s.add_argument("--jobs", type=count(1), default=1)
     _add_joblib_backend(s)
     s.add_argument("--force", action="store_true")
     s.add_argument("--llm")
@@ -208,13 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--suite", default=None)
     s.add_argument("--out", default="reports")
     s.add_argument("--metrics", nargs="+", help="metric columns, e.g. recall@20 ndcg@20 mrr (default: recall@10 ndcg@10 mrr)")
-    s.add_argument("--ks", nargs="+", type=int, help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
+    s.add_argument("--ks", nargs="+", type=count(1), help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("perf", help="training/encoding throughput and memory of Laser vs LLM baselines, in one sitting")
     s.add_argument("--methods", nargs="+", default=None, help="default: laser, laser:suffix_only, lora, full_ft; METHOD:VARIANT is an ablation variant")
-    s.add_argument("--steps", type=int, default=4)
-    s.add_argument("--batch", type=int, default=8)
+    s.add_argument("--steps", type=count(1), default=4)
+    s.add_argument("--batch", type=count(1), default=8)
     s.add_argument("--out", default="reports/perf.csv")
     s.add_argument("--llm")
     s.add_argument("--profile", default="cpu", help="Laser/baseline profile to measure: cpu | paper")
@@ -233,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--reviews", required=True, help="reviews file (reviewerID, asin, unixReviewTime)")
     a.add_argument("--meta", required=True, help="metadata file (asin, title, brand, category)")
     a.add_argument("--name", required=True)
-    a.add_argument("--k-core", type=int, default=5, help="iterated k-core after dropping untitled items (0: none)")
+    a.add_argument("--k-core", type=count(0), default=5, help="iterated k-core after dropping untitled items (0: none)")
     a.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
     a.set_defaults(func=cmd_import_amazon)
     m = isub.add_parser("movielens", help="ml-1m / ml-10m (.dat) or ml-20m / ml-25m (.csv) folder")
     m.add_argument("--path", required=True, help="folder with ratings.dat + movies.dat or ratings.csv + movies.csv")
     m.add_argument("--name", required=True)
-    m.add_argument("--k-core", type=int, default=0, help="iterated k-core (default 0: none)")
+    m.add_argument("--k-core", type=count(0), default=0, help="iterated k-core (default 0: none)")
     m.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
     m.set_defaults(func=cmd_import_movielens)
 
@@ -259,13 +267,6 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        for flag in ("jobs", "threads"):
-            value = getattr(args, flag, None)
-            if value is not None and value < 1:
-                raise UserError(f"--{flag} must be >= 1, got {value}")
-        for seed in getattr(args, "seeds", None) or ():
-            if seed < 0:
-                raise UserError(f"--seeds: seed {seed} must be a non-negative integer")
         return args.func(args)
     except UserError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

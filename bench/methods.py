@@ -83,6 +83,11 @@ class Method(ABC):
     @abstractmethod
     def parameter_counts(self) -> ParameterCounts: ...
 
+    def preflight(self) -> None:
+        """Check what `fit` will read besides the split (model folders, nested settings),
+        cheaply and without writing; raise UserError. The runner calls it for every run of a
+        suite before the first one starts."""
+
 
 def count_parameters(*modules, llm_side: int | None = None) -> ParameterCounts:
     seen: set[int] = set()

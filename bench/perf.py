@@ -90,21 +90,38 @@ def method_and_overrides(name: str, profile: str) -> tuple[str, dict[str, Any]]:
     raise unknown("ablation variant", variant, sorted({v for t in tables for v in t}))
 
 
-def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = "cpu") -> dict[str, Any]:
-    """Runs inside a fresh process."""
-    import torch
+def make_method(name: str, batch: int, llm: str | None, profile: str):
+    from bench.methods import METHODS
 
-    from bench.methods import METHODS, FitContext
-    from bench.provenance import PeakMemory
-    from bench.runner import prepare_split
-
-    split = prepare_split("ml-100k", Path(results))
     base, overrides = method_and_overrides(name, profile)
     config: dict[str, Any] = {"profile": profile, **overrides, "batch_size": batch}
     if llm:
         config["llm"] = llm
+    return METHODS.get(base)(config)
+
+
+def preflight(methods, batch: int, llm: str | None, profile: str) -> None:
+    """Every method name, config and LLM folder, before the first measurement."""
+    from bench.errors import UserError
+    from bench.methods import METHODS
+
+    for name in methods:
+        if not hasattr(METHODS.get(method_and_overrides(name, profile)[0]), "training_rows"):
+            raise UserError(f"perf measures LLM methods (laser, lora, full_ft, prompt_tuning, prefix_tuning), not {name!r}")
+        make_method(name, batch, llm, profile).preflight()
+
+
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = "cpu") -> dict[str, Any]:
+    """Runs inside a fresh process."""
+    import torch
+
+    from bench.methods import FitContext
+    from bench.provenance import PeakMemory
+    from bench.runner import prepare_split
+
+    split = prepare_split("ml-100k", Path(results))
     with PeakMemory() as memory:
-        method = METHODS.get(base)(config)
+        method = make_method(name, batch, llm, profile)
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
         device = str(method._device())
@@ -148,27 +165,40 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     }
 
 
+def measure_in_a_process(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str) -> dict[str, Any]:
+    """`measure_method` in a fresh process (its peak RSS is its own); {method, error} if it failed."""
+    cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or "", profile]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = "cpu") -> list[dict[str, Any]]:
+    """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
+    the table it would replace stays whole."""
     import pandas as pd
     import torch
 
     from bench.provenance import git_commit, host, now, versions
     from bench.runner import prepare_split
 
+    preflight(methods, batch, llm, profile)
     prepare_split("ml-100k", Path(results))  # once, before the workers share it
     device = "cuda" if torch.cuda.is_available() else "cpu"
     peak = gemm_peak(n=8192 if device == "cuda" else 1024, repeats=20 if device == "cuda" else 5, device=device)
     rows = []
     for name in methods:
-        cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or "", profile]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            rows.append({"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
-            continue
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
+        row = measure_in_a_process(name, steps, batch, results, llm, profile)
+        if "error" not in row:
+            row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
         rows.append(row)
     table = pd.DataFrame(rows)
+    failed = [row for row in rows if "error" in row]
+    if failed:
+        print(table.to_string(index=False))
+        print(f"{out} not written: {len(failed)} of {len(rows)} methods failed ({failed[0]['method']}: {failed[0]['error']})")
+        return rows
     ok = table.set_index("method")
     ratios = {}
     if "laser" in ok.index and "examples_per_s" in ok:

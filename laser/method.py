@@ -111,6 +111,23 @@ class LaserMethod(Method):
         self._encoder_key = path.stem
         return FrozenIdEncoder(method, id_history)
 
+    def preflight(self) -> None:
+        from baselines.recbole_models import METHOD_CLASSES
+        from bench.errors import UserError
+        from laser.backbone import check_llm
+
+        if self._injected_backbone is None:
+            check_llm(self.cfg.llm, self.cfg.trust_remote_code)
+        if self.cfg.prefix != "none":
+            try:  # the encoder is trained inside fit, after the LLM has loaded
+                METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"](self.cfg.id_encoder_config)
+            except UserError as exc:
+                raise UserError(f"laser id_encoder_config: {exc}") from None
+        if self.cfg.prefix == "mformer" and self.cfg.mformer_init != "random":
+            from laser.mformer_init import check_init
+
+            check_init(self.cfg.mformer_init)
+
     def _make_model(self, backbone, prompts, id_encoder):
         """The model trained by `fit`; the LLM baselines override this (peft-wrapped backbone)."""
         from laser.model import LaserModel

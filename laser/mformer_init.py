@@ -48,6 +48,16 @@ def minilm_dir(cache: Path) -> Path:
     return target
 
 
+def check_init(init: str) -> None:
+    """Before any run: the folder `mformer_init` names is there (nothing extracted or loaded)."""
+    if init == "minilm":
+        spec = importlib.util.find_spec(MINILM_PACKAGE)
+        if spec is None or not spec.submodule_search_locations or not (Path(spec.submodule_search_locations[0]) / "model.zip").exists():
+            raise UserError(f"mformer_init minilm: the model is not installed: {MINILM_HINT}")
+    elif init != "random" and not (Path(init).expanduser() / "config.json").exists():
+        raise UserError(f"mformer_init {init}: not a Hugging Face model folder (no config.json)")
+
+
 def bert_folder(init: str, cache: Path) -> Path | None:
     """The folder `mformer_init` names, or None for a random start."""
     if init == "random":

@@ -1,10 +1,26 @@
-"""Shared fixtures: real ml-100k slices (read from the installed recbole) and a tiny Llama."""
+"""Shared fixtures: real ml-100k slices (read from the installed recbole) and a tiny Llama;
+and a guard that fails the run if any test wrote into the checkout."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from bench.data import Dataset
+from tests.checkout_guard import changes, checkout_state
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched():
+    """A test's `data stats` table once landed in reports/ and was committed as ml-100k's."""
+    before = checkout_state(ROOT)
+    yield
+    changed = changes(before, checkout_state(ROOT))
+    if changed:
+        pytest.fail(f"the tests changed the checkout ({len(changed)}): {'; '.join(changed[:8])}", pytrace=False)
 
 
 def slice_dataset(dataset: Dataset, n_users: int, max_len: int | None = None) -> Dataset:

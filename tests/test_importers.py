@@ -301,7 +301,7 @@ BAD = {
     "nothing left after 5-core": (lambda t: _amazon_argv(t), ["no interactions are left (dropped rows: 1 duplicate, 3 untitled item, 15 k-core); try a smaller --k-core than 5"]),
     "built-in name": (lambda t: _amazon_argv(t, name="ml-100k", extra=["--k-core", "3"]), ["--name 'ml-100k' is a built-in dataset"]),
     "path as name": (lambda t: _amazon_argv(t, name="../x", extra=["--k-core", "3"]), ["--name '../x': use letters, digits"]),
-    "negative k-core": (lambda t: _amazon_argv(t, extra=["--k-core", "-1"]), ["--k-core must be >= 0, got -1"]),
+    "negative k-core": (lambda t: _amazon_argv(t, extra=["--k-core", "-1"]), ["argument --k-core: must be >= 0, got -1"]),
     "not gzip": (
         lambda t: _with(_amazon_argv(t), "--reviews", _write(t / "r.json.gz", b"plain")),
         ["r.json.gz: not a readable gzip file"],

@@ -20,3 +20,23 @@ def test_perf_names_an_ablation_variant_as_method_colon_variant():
     assert method_and_overrides("laser:suffix_only", "cpu") == ("laser", {"prefix": "none"})
     with pytest.raises(UserError, match="did you mean: suffix_only"):
         method_and_overrides("laser:sufix_only", "cpu")
+
+
+def test_a_sitting_where_a_method_failed_leaves_the_earlier_table(tmp_path, monkeypatch, capsys):
+    import bench.perf
+    import bench.runner
+
+    def measure(name, *args):
+        if name == "lora":
+            return {"method": name, "error": "RuntimeError: out of memory"}
+        return {"method": name, "examples_per_s": 1.0, "achieved_gflops": 1.0, "peak_rss_mb": 1.0}
+
+    monkeypatch.setattr(bench.runner, "prepare_split", lambda *a, **k: None)
+    monkeypatch.setattr(bench.perf, "measure_in_a_process", measure)
+    monkeypatch.setattr(bench.perf, "gemm_peak", lambda **k: {"gemm_fp32_gflops": 10.0, "gemm_bf16_gflops": 10.0})
+    out = tmp_path / "perf.csv"
+    out.write_text("committed\n")
+    rows = bench.perf.run_perf(("laser", "lora"), steps=1, batch=2, results=str(tmp_path / "results"), out=out)
+    assert [r["method"] for r in rows] == ["laser", "lora"] and "error" in rows[1]
+    assert out.read_text() == "committed\n" and not out.with_suffix(".json").exists()
+    assert f"{out} not written: 1 of 2 methods failed (lora: RuntimeError: out of memory)" in capsys.readouterr().out

@@ -75,6 +75,23 @@ def test_a_failed_run_is_recorded_with_its_reason_and_the_suite_goes_on(data_dir
     assert again[0]["status"] == "failed" and again[0]["finished"] >= records[0]["finished"]
 
 
+def test_a_forced_rerun_that_fails_keeps_the_finished_record(data_dir, tmp_path, monkeypatch):
+    from baselines.recbole_models import RecBoleMethod
+
+    spec = RunSpec("gru4rec", "gru4rec", str(data_dir), 0, {"epochs": 1, "max_seq_length": 10})
+    (done,) = run_specs([spec], tmp_path / "results", progress=False)
+    (path,) = (tmp_path / "results" / "runs").rglob("*.json")
+    before = path.read_bytes()
+
+    def fail(self, split, ctx):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(RecBoleMethod, "fit", fail)
+    (again,) = run_specs([spec], tmp_path / "results", force=True, progress=False)
+    assert done["status"] == "ok" and again["status"] == "failed"
+    assert path.read_bytes() == before  # the result it was forced to replace is still there
+
+
 def _bench(results: Path, suite: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # a shell that starts the tests in the background hands its children SIGINT ignored, and
