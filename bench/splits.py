@@ -160,13 +160,3 @@ def load_saved_split(results: Path, split: Split) -> Split:
         raise UserError(f"{path}: saved split differs from the data it claims to come from; delete it to rebuild")
     return split
 
-
-def train_item_counts(split: "Split"):
-    """Interactions per item in the training sequences (validation and test targets excluded);
-    index 0, the padding item, is 0. -> numpy int64 array of length n_items + 1."""
-    import numpy as np
-
-    counts = np.zeros(split.n_items + 1, dtype=np.int64)
-    for seq in split.train:
-        np.add.at(counts, np.asarray(seq, dtype=np.int64), 1)
-    return counts

@@ -48,6 +48,7 @@ class LaserMethod(Method):
     family = "Laser"
     uses_collaborative_ids = True
     distributed = True  # trains under `accelerate launch` (the runner checks this)
+    version = 2  # 2: the released code's pipeline (pre-training, phase 1 with item gradient, phase 2)
 
     def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
         self.cfg = self._resolve(config)
@@ -110,6 +111,19 @@ class LaserMethod(Method):
         method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         self._encoder_key = path.stem
         return FrozenIdEncoder(method, id_history)
+
+    def resolved_config(self) -> dict[str, Any]:
+        """`cfg` with the frozen ID encoder's settings resolved too (RecBole defaults filled in):
+        a changed encoder default changes the encoder, so it must change the run key."""
+        import dataclasses
+
+        resolved = dataclasses.asdict(self.cfg)
+        if self.cfg.prefix != "none":
+            from baselines.recbole_models import METHOD_CLASSES
+
+            encoder = METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"](self.cfg.id_encoder_config)
+            resolved["id_encoder_config"] = encoder.resolved_config()
+        return resolved
 
     def preflight(self) -> None:
         from baselines.recbole_models import METHOD_CLASSES
