@@ -39,5 +39,6 @@ TINY_LASER = {
     "valid_users": 40,
     "eval_batch_size": 64,
     "autocast": "off",
+    "validate_init": False,  # the diagnostics test turns it on
     "id_encoder_config": {"epochs": 1, "max_seq_length": 10, "train_rows_per_user": 5, "train_batch_size": 256},
 }
