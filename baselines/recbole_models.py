@@ -105,10 +105,14 @@ def export_split(results: Path, split, max_seq_length: int, rows_per_user: int |
 
 
 def encoder_cache_path(results: Path, model_name: str, settings: RecBoleSettings, split_hash: str, seed: int) -> Path:
+    return _cache_file(Path(results) / "cache", model_name, settings, split_hash, seed)
+
+
+def _cache_file(cache_dir: Path, model_name: str, settings: RecBoleSettings, split_hash: str, seed: int) -> Path:
     from bench.configs import content_hash
 
     key = content_hash({"model": model_name, "settings": dataclasses.asdict(settings), "split": split_hash, "seed": seed})
-    return Path(results) / "cache" / "encoders" / f"{model_name}-{key}.pt"
+    return Path(cache_dir) / "encoders" / f"{model_name}-{key}.pt"
 
 
 # --------------------------------------------------------------------------- the method
@@ -292,6 +296,11 @@ class RecBoleMethod(Method):
             tmp,
         )
         tmp.replace(path)
+
+    def cache_path(self, cache_dir: Path, split_hash: str, seed: int) -> Path:
+        """Where this model, trained on a split with a seed, is cached as a frozen encoder
+        (Laser's ID encoder; `cache_dir` is FitContext.cache_dir)."""
+        return _cache_file(cache_dir, self.model_name, self.settings, split_hash, seed)
 
     @classmethod
     def load(cls, path: Path, split, results_root: Path, workdir: Path):

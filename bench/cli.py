@@ -28,14 +28,11 @@ def cmd_ls(args) -> int:
     print("suites:")
     for name in suite_names():
         print(f"  {name}")
-    try:
-        from laser.ablations import COMPONENTS
+    from bench.ablations import COMPONENTS
 
-        print("ablation components:")
-        for name in COMPONENTS:
-            print(f"  {name:12s} {COMPONENTS.help(name)}")
-    except ImportError:
-        pass
+    print("ablation components:")
+    for name in COMPONENTS:
+        print(f"  {name:12s} {COMPONENTS.help(name)}")
     return 0
 
 
@@ -76,11 +73,12 @@ def _with_llm(spec, llm: str):
 
 
 def cmd_ablate(args) -> int:
-    from laser.ablations import ablation_specs
+    from bench.ablations import ablation_specs, main_suite
     from bench.runner import run_specs
 
-    specs = ablation_specs(args.component, dataset=args.dataset, seeds=args.seeds or [0], profile=args.profile, llm=args.llm)
-    records = run_specs(specs, _results(args), jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
+    suite = main_suite()  # its Laser config and its split: the `full` variant is the main table's run
+    specs = ablation_specs(args.component, dataset=args.dataset, seeds=args.seeds or [0], profile=args.profile, llm=args.llm, suite=suite)
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 

@@ -37,7 +37,8 @@ class ParameterCounts:
 
 @dataclass
 class FitContext:
-    """What a method gets besides the split: where to write, how to report progress."""
+    """What a method gets besides the split: where to write, how to report progress, where the
+    shared caches live and how to lock them. A method needs nothing else from the harness."""
 
     workdir: Path
     seed: int
@@ -47,6 +48,18 @@ class FitContext:
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     rebalance: Callable[[], Any] | None = None  # bench/threads.py: take this run's share of the cores now
+
+    @property
+    def cache_dir(self) -> Path:
+        """Caches shared by runs (frozen ID encoders, pre-trained M-Formers): `<results>/cache`."""
+        return Path(self.results_root) / "cache"
+
+    def lock(self, name: str):
+        """A context manager holding the cross-process lock `name` (blocks until it is free): one
+        process fills a missing cache, the others wait for it and then read it."""
+        from bench.locks import run_lock
+
+        return run_lock(self.results_root, name, wait=True)
 
     def rebalance_threads(self) -> None:
         """Call at safe points of long work (each batch): cheap, and a no-op for fixed threads."""

@@ -78,7 +78,7 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
 def method_and_overrides(name: str, profile: str) -> tuple[str, dict[str, Any]]:
     """`laser:suffix_only` -> ("laser", that ablation variant's keys); a plain name -> (name, {})."""
     from bench.errors import unknown
-    from laser.ablations import COMPONENTS, variants
+    from bench.ablations import COMPONENTS, variants
 
     if ":" not in name:
         return name, {}
@@ -124,8 +124,8 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         method = make_method(name, batch, llm, profile)
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
-        device = str(method._device())
-        optimizer, schedule = method._phase_optimizer("phase1", steps + 1, 1)
+        device = str(method.device())
+        optimizer, schedule = method.phase_optimizer("phase1", steps + 1, 1)
         n_items = min(split.n_items, 128)
         _sync(device)
         t = time.perf_counter()
@@ -137,14 +137,14 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         # the step of phase 1 (the default): user, positive and negatives with item gradient
         method.n_items = split.n_items
         rng = random.Random(0)
-        method._train_epoch(rows[:batch], None, optimizer, schedule, ctx, "warm-up", rng=rng)
-        info = method._train_epoch(rows[batch:], None, optimizer, schedule, ctx, "measure", rng=rng)
+        method.train_epoch(rows[:batch], None, optimizer, schedule, ctx, "warm-up", rng=rng)
+        info = method.train_epoch(rows[batch:], None, optimizer, schedule, ctx, "measure", rng=rng)
     counts = method.parameter_counts()
     backbone = model.backbone
     n_embed = model.embed.weight.numel()
     non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
     weight_grads = any(p.requires_grad for p in backbone.parameters())
-    if model._text_constant:  # suffix-only over a cached text: one forward pass, no backward through the text
+    if model.text_constant:  # suffix-only over a cached text: one forward pass, no backward through the text
         flops_per_token = 2 * non_embedding
     else:
         flops_per_token = 2 * non_embedding * (3 if weight_grads else 2)

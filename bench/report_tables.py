@@ -470,26 +470,19 @@ def ablation_frame(records: Sequence[dict[str, Any]], metrics: Sequence[str], st
 
 
 def grid_coordinates(record: dict[str, Any]) -> tuple[int, int] | None:
-    """(K experts, L query tokens) of an "experts" ablation run: from its config (Laser's profile
-    defaults filling what the config leaves out), else from a variant name like "K4_L32"."""
+    """(K experts, L query tokens) of an "experts" ablation run: from its config (its resolved
+    config, as the runner stored it, filling what the config leaves out), else from a variant
+    name like "K4_L32". Reports read records only: no method is built here."""
     config = record.get("config") or {}
     k, l = _find_int(config, _K_KEYS), _find_int(config, _L_KEYS)
-    if (k is None or l is None) and record.get("method") == "laser":
-        k, l = _laser_defaults(config, k, l)
+    if (k is None or l is None) and record.get("method") == "laser":  # the profile's defaults, as the runner resolved them
+        resolved = record.get("resolved_config") or {}
+        k = resolved.get("experts") if k is None else k
+        l = resolved.get("queries") if l is None else l
     if k is not None and l is not None:
         return k, l
     match = _GRID_NAME.search(str(tags(record).get("variant") or record.get("name")))
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _laser_defaults(config: dict[str, Any], k: int | None, l: int | None) -> tuple[int | None, int | None]:
-    try:
-        from laser.config import resolve
-
-        resolved = resolve(config)
-    except (ImportError, UserError):
-        return k, l
-    return (resolved.experts if k is None else k), (resolved.queries if l is None else l)
 
 
 def _find_int(config: dict[str, Any], names: Sequence[str]) -> int | None:

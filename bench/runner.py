@@ -11,17 +11,17 @@ keeps two `bench run` processes on the same results folder from doing (or writin
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
 import time
 import traceback
 from collections.abc import Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from bench.configs import content_hash
 from bench.errors import UserError
+from bench.locks import run_lock
 from bench.metrics import metrics_from_ranks, ranks_from_scores
 from bench.results import read_record, record_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
@@ -72,24 +72,6 @@ def current_key(record: dict[str, Any]) -> str | None:
 def is_current(record: dict[str, Any]) -> bool:
     """False for a stale record: its config or its method's code changed since it ran."""
     return record.get("key") == current_key(record)
-
-
-@contextmanager
-def run_lock(results: Path, key: str, wait: bool = False):
-    """Exclusive lock on `key` across processes; yields False when another process holds it,
-    or, with `wait`, blocks until it is free and then yields True."""
-    path = Path(results) / "locks" / f"{key}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def seed_everything(seed: int) -> None:

@@ -4,6 +4,9 @@ The `full` variant is the base config itself, so an ablation shares the full run
 cached ID encoder) with the main suite instead of retraining them. The `experts` grid is the
 paper's K in {4, 8, 12} x L in {16, 32, 48} around (8, 32); the cpu profile keeps its shape
 around its own base (4, 4): K in {2, 4, 6} x L in {2, 4, 6}.
+
+Only the variants live here (they are Laser's); turning them into runs on the main suite's
+Laser config and split is the runner's side (bench/ablations.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any
 
 from bench.errors import unknown
 from bench.registry import Registry
-from bench.suites import RunSpec
 
 COMPONENTS: Registry[Callable[[str], dict[str, dict[str, Any]]]] = Registry("ablation component")
 
@@ -64,28 +66,3 @@ def variants(component: str, profile: str) -> dict[str, dict[str, Any]]:
     if profile not in BASE:
         raise unknown("laser profile", profile, BASE)
     return COMPONENTS.get(component)(profile)
-
-
-def base_config(profile: str, llm: str | None) -> dict[str, Any]:
-    """The Laser config of the main suite (the shared full run)."""
-    from bench.suites import load_suite
-
-    if profile not in BASE:
-        raise unknown("laser profile", profile, BASE)
-    cfg = dict(load_suite("main").methods.get("laser") or {})
-    cfg.pop("method", None)
-    if profile != cfg.get("profile", "cpu"):
-        cfg = {"profile": profile}
-    if llm:
-        cfg["llm"] = llm
-    return cfg
-
-
-def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str = "cpu", llm: str | None = None) -> list[RunSpec]:
-    base = base_config(profile, llm)
-    specs = []
-    for variant, overrides in variants(component, profile).items():
-        name = "laser" if variant == "full" else f"laser/{variant}"
-        for seed in seeds:
-            specs.append(RunSpec(name, "laser", dataset, seed, {**base, **overrides}, tags={"component": component, "variant": variant}))
-    return specs

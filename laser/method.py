@@ -67,7 +67,7 @@ class LaserMethod(Method):
 
     # ------------------------------------------------------------------ building
 
-    def _device(self):
+    def device(self):
         import torch
 
         if self._accelerator is not None and self.cfg.device == "auto":
@@ -85,30 +85,36 @@ class LaserMethod(Method):
         # top-1 routing leaves the other experts without a gradient in a step (find_unused);
         # the frozen backbone's buffers are constants (no per-step broadcast)
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True, broadcast_buffers=False)
-        # mixed precision stays ours (bf16 autocast inside the model); placement too (`_device`)
+        # mixed precision stays ours (bf16 autocast inside the model); placement too (`device`)
         return Accelerator(cpu=cpu, device_placement=False, kwargs_handlers=[ddp])
 
+    def _encoder_method(self):
+        """The ID recommender behind the frozen encoder, built from `id_encoder_config` through
+        the method registry (Laser imports no baseline)."""
+        from bench.methods import METHODS
+
+        try:
+            return METHODS.get(self.cfg.id_encoder)(self.cfg.id_encoder_config)
+        except UserError as exc:
+            raise UserError(f"laser id_encoder_config: {exc}") from None
+
     def _encoder(self, split, ctx: FitContext):
-        from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
-        from bench.configs import from_mapping
-        from bench.runner import run_lock
         from laser.id_encoder import FrozenIdEncoder
 
-        cls = METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"]
-        settings = from_mapping(RecBoleSettings, self.cfg.id_encoder_config, "laser id_encoder_config")
-        path = encoder_cache_path(ctx.results_root, cls.model_name, settings, split.hash, ctx.seed)
+        trainer = self._encoder_method()
+        settings = trainer.settings
+        path = trainer.cache_path(ctx.cache_dir, split.hash, ctx.seed)
         # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
         # variants) wait for it and load the cache
         id_history = self.cfg.id_history or settings.max_seq_length
         if id_history > settings.max_seq_length:
             raise UserError(f"laser id_history ({id_history}) exceeds the ID encoder's max_seq_length ({settings.max_seq_length})")
-        with run_lock(ctx.results_root, f"encoder-{path.stem}", wait=True):
+        with ctx.lock(f"encoder-{path.stem}"):
             if not path.exists():
                 if ctx.on_epoch:
-                    ctx.on_epoch({"note": f"training the frozen {cls.model_name} encoder (cached at {path})"})
-                trainer = cls(self.cfg.id_encoder_config)
+                    ctx.on_epoch({"note": f"training the frozen {trainer.model_name} encoder (cached at {path})"})
                 trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
-        method = cls.load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
+        method = type(trainer).load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         self._encoder_key = path.stem
         return FrozenIdEncoder(method, id_history)
 
@@ -119,24 +125,16 @@ class LaserMethod(Method):
 
         resolved = dataclasses.asdict(self.cfg)
         if self.cfg.prefix != "none":
-            from baselines.recbole_models import METHOD_CLASSES
-
-            encoder = METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"](self.cfg.id_encoder_config)
-            resolved["id_encoder_config"] = encoder.resolved_config()
+            resolved["id_encoder_config"] = self._encoder_method().resolved_config()
         return resolved
 
     def preflight(self) -> None:
-        from baselines.recbole_models import METHOD_CLASSES
-        from bench.errors import UserError
         from laser.backbone import check_llm
 
         if self._injected_backbone is None:
             check_llm(self.cfg.llm, self.cfg.trust_remote_code)
         if self.cfg.prefix != "none":
-            try:  # the encoder is trained inside fit, after the LLM has loaded
-                METHOD_CLASSES["BERT4Rec" if self.cfg.id_encoder == "bert4rec" else "SASRec"](self.cfg.id_encoder_config)
-            except UserError as exc:
-                raise UserError(f"laser id_encoder_config: {exc}") from None
+            self._encoder_method()  # the encoder is trained inside fit, after the LLM has loaded
         if self.cfg.prefix == "mformer" and self.cfg.mformer_init != "random":
             from laser.mformer_init import check_init
 
@@ -159,7 +157,7 @@ class LaserMethod(Method):
 
             dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
             backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
-        self.attention = set_attention(backbone.decoder, self.cfg.attention, self._device().type)
+        self.attention = set_attention(backbone.decoder, self.cfg.attention, self.device().type)
         if self.cfg.prefix == "none":
             id_encoder = None
         elif id_encoder is None:
@@ -170,7 +168,7 @@ class LaserMethod(Method):
         self._params_outside_model = backbone.n_params - sum(p.numel() for p in backbone.decoder.parameters())
         self.model = self._make_model(backbone, prompts, id_encoder)
         self._init_mformer()
-        self.model.to(self._device())
+        self.model.to(self.device())
         return self.model
 
     def _uses_mformer(self) -> bool:
@@ -236,7 +234,6 @@ class LaserMethod(Method):
         import torch
 
         from bench.configs import content_hash
-        from bench.runner import run_lock
         from laser.mformer_init import BertText, LLMTokenText
         from laser.pretrain import PretrainHeads, pretrain
 
@@ -249,9 +246,9 @@ class LaserMethod(Method):
         # the random start's text path reads the LLM's token embeddings
         ident.update(encoder=getattr(self, "_encoder_key", None), id_history=self.model.id_encoder.history, split=split.hash, seed=ctx.seed,
                      llm=None if self._bert else self.model.backbone.config.name_or_path, version=1)
-        path = Path(ctx.results_root) / "cache" / "mformer" / f"mformer-{content_hash(ident)}.pt"
+        path = Path(ctx.cache_dir) / "mformer" / f"mformer-{content_hash(ident)}.pt"
         mformer = self.model.prefix
-        with run_lock(ctx.results_root, f"mformer-{path.stem}", wait=True):
+        with ctx.lock(f"mformer-{path.stem}"):
             if not path.exists():
                 hidden = cfg.mformer_hidden
                 if self._bert:
@@ -259,7 +256,7 @@ class LaserMethod(Method):
                     text_path = BertText(bert, tokenizer, list(split.dataset.item_text), cfg.pretrain_text_tokens)
                 else:
                     text_path = LLMTokenText(self.model.embed, self.model.prompts.items, hidden, cfg.pretrain_text_tokens)
-                heads = PretrainHeads(text_path, hidden, cfg.pretrain_dim).to(self._device())
+                heads = PretrainHeads(text_path, hidden, cfg.pretrain_dim).to(self.device())
                 torch.manual_seed(ctx.seed)
                 curve = pretrain(mformer, heads, self.model.id_encoder, split.train, cfg, ctx.seed, self.model.id_encoder.history, ctx.progress, ctx.on_epoch)
                 weights = {k: v for k, v in mformer.state_dict().items() if not k.startswith("proj.")}  # proj maps to the LLM: not pre-trained
@@ -271,7 +268,7 @@ class LaserMethod(Method):
         mformer.load_state_dict(blob["weights"], strict=False)
         return {"curve": blob["curve"], "cache": path.name}
 
-    def _train_epoch(self, rows, items, optimizer, schedule, ctx: FitContext, label: str, train_model=None, rng=None) -> dict[str, float]:
+    def train_epoch(self, rows, items, optimizer, schedule, ctx: FitContext, label: str, train_model=None, rng=None) -> dict[str, float]:
         """One pass over `rows`: against the frozen matrix `items`, or (items None) phase 1's
         sampled candidates with gradient through them. `train_model` is the accelerate-prepared
         model (DDP under a multi-process launch), by default the bare model."""
@@ -347,7 +344,7 @@ class LaserMethod(Method):
         tokens = sum(len(self.model.prompts.item_ids(c)) for c in cands)
         return loss, (balance + item_balance) / 2, tokens, float(allowed.sum(1).float().log().sum())
 
-    def _phase_optimizer(self, phase: str, steps_per_epoch: int, n_epochs: int):
+    def phase_optimizer(self, phase: str, steps_per_epoch: int, n_epochs: int):
         import torch
         from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
@@ -415,7 +412,7 @@ class LaserMethod(Method):
                 state.update(phase="phase2", epoch=0)
             if n_epochs[phase] == 0:
                 continue
-            optimizer, schedule = self._phase_optimizer(phase, steps, n_epochs[phase])
+            optimizer, schedule = self.phase_optimizer(phase, steps, n_epochs[phase])
             optimizer = acc.prepare_optimizer(optimizer, device_placement=False)
             if optimizer_state is not None and state["epoch"] > 0:  # resuming inside this phase
                 optimizer.load_state_dict(optimizer_state)
@@ -427,14 +424,14 @@ class LaserMethod(Method):
                 torch.manual_seed(zlib.crc32(f"{ctx.seed}-{phase}-{epoch}".encode()))
                 if state["items"] is None and not item_gradient:
                     state["items"] = encode_items()
-                frozen = None if item_gradient else state["items"].to(self._device())
+                frozen = None if item_gradient else state["items"].to(self.device())
                 rows = self.training_rows(split, ctx.seed, phase, epoch)
                 rng = random.Random(f"{ctx.seed}-{phase}-{epoch}-negatives")
-                info = self._train_epoch(rows, frozen, optimizer, schedule, ctx, f"{phase} epoch {epoch}", train_model, rng)
+                info = self.train_epoch(rows, frozen, optimizer, schedule, ctx, f"{phase} epoch {epoch}", train_model, rng)
                 if phase == "phase1":
                     state["items"] = encode_items()
                 ctx.rebalance_threads()
-                ndcg = self._validate(split, valid_users, state["items"].to(self._device()))
+                ndcg = self._validate(split, valid_users, state["items"].to(self.device()))
                 state["examples_seen"] += info["examples"] * world
                 # epoch_s: the whole epoch (training, item re-encoding, validation); train_s: training only
                 info["epoch_s"] = round(time.perf_counter() - t_phase, 1)
@@ -455,7 +452,7 @@ class LaserMethod(Method):
         # the final model is the best validated epoch of either phase
         final = max(state["best"].values(), key=lambda b: b["valid_ndcg@10"])
         self.model.load_state_dict(final["weights"], strict=False)
-        self.items = final["items"].to(self._device())
+        self.items = final["items"].to(self.device())
         self.analysis = self._expert_usage(split)
         return {
             "epochs": sum(1 for e in state["curve"] if e["phase"] != "init"),

@@ -76,6 +76,12 @@ class LaserModel(nn.Module):
         # same keys and values
         self._head_shared = text_first and cfg.readout != "mean" and len(prompts.head) > 0 and not _prompt_learning(self.backbone)
 
+    @property
+    def text_constant(self) -> bool:
+        """The text's hidden states depend on no trainable weight (suffix-only over a frozen
+        backbone): training runs the text once without gradient (`bench perf` counts FLOPs so)."""
+        return self._text_constant
+
     def train(self, mode: bool = True) -> "LaserModel":
         super().train(mode)
         if not self.backbone_trains:

@@ -337,7 +337,8 @@ def test_experts_grid_reads_k_and_l():
         for k, q in ((2, 4), (6, 4), (4, 6))
         for s in (0, 1)
     ]
-    records.append(make_record("laser", config={"profile": "cpu"}, tags={"component": "experts", "variant": "full"}))  # cpu profile: K=4, L=4
+    # cpu profile: K=4, L=4, read from the resolved config the runner stores (reports build no method)
+    records.append(make_record("laser", config={"profile": "cpu"}, resolved_config={"profile": "cpu", "experts": 4, "queries": 4}, tags={"component": "experts", "variant": "full"}))
     records.append(make_record("laser/K8_L2", p=0.02, tags={"component": "experts", "variant": "K8_L2"}, config={}) | {"method": "other"})  # from the name
     grid = rt.expert_grid(records, "recall@10").set_index(["K", "L"])
     assert sorted(grid.index) == [(2, 4), (4, 4), (4, 6), (6, 4), (8, 2)]
