@@ -131,10 +131,10 @@ _RECBOLE = {
     "fdsa": "FDSA",
 }
 for _name, _cls in _RECBOLE.items():
-    METHODS.add(_name, f"baselines.recbole_models:{_cls}", help=f"RecBole {_cls} (ID-based)")
+    METHODS.add(_name, f"baselines.recbole.models:{_cls}", help=f"RecBole {_cls} (ID-based)")
 METHODS.add("pop", "baselines.pop:MostPop", help="MostPop: items ranked by training interaction count, the same for every user (the floor)")
 METHODS.add("laser", "laser.method:LaserMethod", help="Laser: frozen LLM + M-Former prefix + suffix token")
-METHODS.add("lora", "baselines.llm_baselines:LoraMethod", help="LoRA (peft) on the LLM + suffix read-out, no IDs")
-METHODS.add("full_ft", "baselines.llm_baselines:FullFineTuneMethod", help="full fine-tuning of the LLM + suffix read-out, no IDs")
-METHODS.add("prompt_tuning", "baselines.llm_baselines:PromptTuningMethod", help="prompt tuning (peft) + suffix read-out, no IDs")
-METHODS.add("prefix_tuning", "baselines.llm_baselines:PrefixTuningMethod", help="prefix tuning / P-tuning v2 (peft) + suffix read-out, no IDs")
+METHODS.add("lora", "baselines.peft.lora:LoraMethod", help="LoRA (peft) on the LLM + suffix read-out, no IDs")
+METHODS.add("full_ft", "baselines.peft.full_ft:FullFineTuneMethod", help="full fine-tuning of the LLM + suffix read-out, no IDs")
+METHODS.add("prompt_tuning", "baselines.peft.prompt_tuning:PromptTuningMethod", help="prompt tuning (peft) + suffix read-out, no IDs")
+METHODS.add("prefix_tuning", "baselines.peft.prefix_tuning:PrefixTuningMethod", help="prefix tuning / P-tuning v2 (peft) + suffix read-out, no IDs")

@@ -17,7 +17,7 @@ class FrozenIdEncoder(nn.Module):
         self.model = recbole_method.model
         self.model.requires_grad_(False)
         self.model.eval()
-        self.register_buffer("index", recbole_method._index.clone(), persistent=False)
+        self.register_buffer("index", recbole_method.item_index.clone(), persistent=False)
         self.kind = recbole_method.model_name
         self.history = history
         self.dim = int(self.model.item_embedding.weight.shape[1])

@@ -18,7 +18,7 @@ def main(results: Path, out: Path) -> None:
     from bench.datasets import load_dataset
     from bench.methods import FitContext
     from bench.splits import leave_one_out
-    from laser.checkpoint import trainable_state
+    from bench.llm.checkpoint import trainable_state
     from laser.method import LaserMethod
     from tests.conftest import slice_dataset
     from tests.laser_fixtures import TINY_LASER, tiny_backbone

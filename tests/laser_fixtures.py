@@ -8,8 +8,8 @@ def tiny_backbone(texts, hidden: int = 32, layers: int = 2, seed: int = 0):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from laser.backbone import load_backbone
-    from laser.prompt import HISTORY_LEAD, INSTRUCTIONS
+    from bench.llm.backbone import load_backbone
+    from bench.llm.prompt import HISTORY_LEAD, INSTRUCTIONS
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()

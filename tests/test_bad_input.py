@@ -53,7 +53,7 @@ def suite_for(root: Path, dataset: Path | str, methods: str = "{sasrec: {epochs:
 def no_training(monkeypatch):
     """Reaching a method's fit() is a test failure (pytest.fail is a BaseException, so the
     runner's `except Exception` cannot turn it into a 'failed' record)."""
-    from baselines.recbole_models import RecBoleMethod
+    from baselines.recbole.models import RecBoleMethod
     from laser.method import LaserMethod
 
     def refuse(self, split, ctx):
@@ -583,7 +583,7 @@ def test_load_saved_split_corrupt(saved_split, damage, expected):
 
 
 def test_corrupt_encoder_checkpoint(tmp_path):
-    from baselines.recbole_models import RecBoleMethod
+    from baselines.recbole.models import RecBoleMethod
 
     path = tmp_path / "SASRec-abc.pt"
     path.write_bytes(b"PK\x03\x04 this is not a torch checkpoint")

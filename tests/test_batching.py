@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from laser.batching import bucketed_batches, sorted_batches
+from bench.llm.batching import bucketed_batches, sorted_batches
 
 
 def padded_tokens(lengths, batches):

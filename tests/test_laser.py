@@ -11,7 +11,7 @@ from bench.methods import FitContext
 from laser.ablations import variants
 from laser.method import LaserMethod
 from laser.mformer import MFormer
-from laser.model import cosine_scores
+from bench.llm.model import cosine_scores
 from tests.laser_fixtures import TINY_LASER, tiny_backbone
 
 
@@ -223,7 +223,7 @@ def test_a_missing_id_encoder_is_trained_once_while_other_processes_wait(split, 
     missing trains it under a lock; the others wait, then load the cache instead of training a copy."""
     import threading
 
-    from baselines.recbole_models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
+    from baselines.recbole.models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
     from bench.configs import from_mapping
     from bench.runner import run_lock
     from bench.splits import save_split

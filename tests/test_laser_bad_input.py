@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import UserError
-from laser.backbone import resolve_llm_path
+from bench.llm.backbone import resolve_llm_path
 from laser.method import LaserMethod
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from bench.methods import FitContext
-from laser.candidates import candidate_batch
-from laser.diagnostics import matrix_stats, mostpop_cross_entropy
+from bench.llm.candidates import candidate_batch
+from bench.llm.diagnostics import matrix_stats, mostpop_cross_entropy
 from laser.method import LaserMethod
 from tests.laser_fixtures import TINY_LASER, tiny_backbone
 

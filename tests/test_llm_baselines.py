@@ -92,7 +92,7 @@ def test_one_step_trains_scores_all_items_and_only_full_ft_moves_base_weights(sp
     assert info["tuning"]["trainable"] == method.parameter_counts().trainable
     assert tuning({"config": {}, "training": info}, method.family) == info["tuning"]["label"]  # the tables' "tuning" column
     # the best epoch's weights are captured under the names the model loads them by
-    from laser.checkpoint import trainable_state
+    from bench.llm.checkpoint import trainable_state
 
     assert set(trainable_state(method.model)) == {n for n, p in method.model.named_parameters() if p.requires_grad}
     assert not torch.allclose(method.model.suffix.detach(), backbone.embeddings.weight.detach().float().mean(0))
@@ -156,7 +156,10 @@ def test_configs_reject_unknown_and_laser_only_keys_and_profiles_differ(split, r
     with pytest.raises(UserError, match=r"\['qkv_proj'\].*it has: down_proj, gate_proj"):
         method.build(split, ctx)
     lora = METHODS.get("lora")({}).cfg
-    assert (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules, lora.prefix) == (8, 16, 0.05, ["q_proj", "v_proj"], "none")
+    # the config has no Laser fields; the resolved config (the run key) still says "no prefix"
+    prefix = METHODS.get("lora")({}).resolved_config()["prefix"]
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules, prefix) == (8, 16, 0.05, ["q_proj", "v_proj"], "none")
+    assert not hasattr(lora, "experts") and not hasattr(lora, "mformer_hidden")
     full_paper, full_cpu = METHODS.get("full_ft")({"profile": "paper"}).cfg, METHODS.get("full_ft")({}).cfg
     assert (full_paper.lr, full_paper.dtype, full_paper.phase1_epochs) == (1e-5, "fp32", 15)
     assert (full_cpu.lr, full_cpu.dtype, full_cpu.history, full_cpu.examples) == (5e-5, "fp32", 3, "sample")

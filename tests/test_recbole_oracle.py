@@ -34,7 +34,7 @@ def test_our_metrics_equal_recbole_evaluator(trained_sasrec):
 
 
 def test_recbole_training_rows_never_hold_validation_or_test_targets(trained_sasrec):
-    from baselines.recbole_models import ATOMIC, export_split
+    from baselines.recbole.models import ATOMIC, export_split
 
     _, split, _, results = trained_sasrec
     root = export_split(results, split, 20) / ATOMIC
@@ -60,7 +60,7 @@ def test_using_recbole_leaves_autograd_anomaly_mode_as_it_was(tmp_path):
     code = (
         "import sys, torch\n"
         "from pathlib import Path\n"
-        "from baselines.recbole_compat import recbole_context\n"
+        "from baselines.recbole.compat import recbole_context\n"
         "with recbole_context(Path(sys.argv[1])):\n"
         "    from recbole.trainer import Trainer\n"
         "    from recbole.utils import get_model\n"

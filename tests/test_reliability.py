@@ -76,7 +76,7 @@ def test_a_failed_run_is_recorded_with_its_reason_and_the_suite_goes_on(data_dir
 
 
 def test_a_forced_rerun_that_fails_keeps_the_finished_record(data_dir, tmp_path, monkeypatch):
-    from baselines.recbole_models import RecBoleMethod
+    from baselines.recbole.models import RecBoleMethod
 
     spec = RunSpec("gru4rec", "gru4rec", str(data_dir), 0, {"epochs": 1, "max_seq_length": 10})
     (done,) = run_specs([spec], tmp_path / "results", progress=False)

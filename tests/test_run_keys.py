@@ -26,10 +26,10 @@ def spec(method: str, config: dict, name: str | None = None, seed: int = 0) -> R
 
 @pytest.mark.parametrize("method", ["laser", "lora", "full_ft", "prompt_tuning", "prefix_tuning"])
 def test_changing_a_cpu_profile_value_changes_the_key(method, toy_split, monkeypatch):
-    from laser import config as laser_config
+    from bench.llm import config as engine_config  # the cpu profile's shared layer (Laser adds its own on top)
 
     before = run_key(spec(method, {"profile": "cpu"}), toy_split)
-    monkeypatch.setitem(laser_config.PROFILES["cpu"], "batch_size", 8)
+    monkeypatch.setitem(engine_config.PROFILES["cpu"], "batch_size", 8)
     assert run_key(spec(method, {"profile": "cpu"}), toy_split) != before
 
 
@@ -41,7 +41,7 @@ def test_changing_a_baselines_own_profile_value_changes_the_key(toy_split, monke
 
 
 def test_changing_a_recbole_setting_default_changes_the_key(toy_split, monkeypatch):
-    from baselines import recbole_models
+    from baselines.recbole import models as recbole_models
 
     before = run_key(spec("sasrec", {"max_seq_length": 20}), toy_split)
 
@@ -54,7 +54,7 @@ def test_changing_a_recbole_setting_default_changes_the_key(toy_split, monkeypat
 
 
 def test_changing_a_recbole_model_default_changes_the_key(toy_split, monkeypatch):
-    from baselines import recbole_models
+    from baselines.recbole import models as recbole_models
 
     before = run_key(spec("sasrec", {}), toy_split)
     defaults = recbole_models.model_defaults

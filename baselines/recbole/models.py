@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baselines.recbole_compat import load_recbole_checkpoint, recbole_context
+from baselines.recbole.compat import load_recbole_checkpoint, recbole_context
 from bench.configs import from_mapping
 from bench.errors import UserError, did_you_mean
 from bench.methods import FitContext, Method, ParameterCounts, count_parameters
@@ -202,7 +202,7 @@ class RecBoleMethod(Method):
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
         data_root = export_split(ctx.results_root, split, self.settings.max_seq_length, self.settings.train_rows_per_user)
         with recbole_context(ctx.workdir):
-            from recbole.trainer import Trainer  # imported inside the context: see recbole_compat
+            from recbole.trainer import Trainer  # imported inside the context: see compat.py
 
             config, dataset, model, (train, valid, test) = self._build(data_root, ctx.workdir, ctx.seed, split.n_items)
             trainer = Trainer(config, model)
@@ -296,6 +296,11 @@ class RecBoleMethod(Method):
             tmp,
         )
         tmp.replace(path)
+
+    @property
+    def item_index(self):
+        """Our item index -> RecBole's item id (a LongTensor), once fitted or loaded."""
+        return self._index
 
     def cache_path(self, cache_dir: Path, split_hash: str, seed: int) -> Path:
         """Where this model, trained on a split with a seed, is cached as a frozen encoder
