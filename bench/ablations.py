@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.errors import unknown
+from bench.llm.config import DEFAULT_PROFILE
 from bench.suites import RunSpec, SuiteConfig, load_suite
 from laser.ablations import BASE, COMPONENTS, variants
 
@@ -27,14 +28,14 @@ def base_config(profile: str, llm: str | None, suite: SuiteConfig | None = None)
     suite = suite or main_suite()
     cfg = dict(suite.methods.get("laser") or {})
     cfg.pop("method", None)
-    if profile != cfg.get("profile", "cpu"):
+    if profile != cfg.get("profile", DEFAULT_PROFILE):
         cfg = {"profile": profile}
     if llm:
         cfg["llm"] = llm
     return cfg
 
 
-def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str = "cpu", llm: str | None = None, suite: SuiteConfig | None = None) -> list[RunSpec]:
+def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str = DEFAULT_PROFILE, llm: str | None = None, suite: SuiteConfig | None = None) -> list[RunSpec]:
     base = base_config(profile, llm, suite)
     specs = []
     for variant, overrides in variants(component, profile).items():

@@ -14,6 +14,61 @@ def _results(args) -> Path:
     return Path(args.results)
 
 
+def _check_results(args) -> None:
+    from bench.errors import UserError
+
+    path = Path(args.results)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--results {path}: exists and is not a directory")
+
+
+def apply_settings(specs, settings: list[str] | None):
+    """`--set METHOD.KEY=VALUE` (VALUE read as YAML) onto the runs whose display or registry name
+    is METHOD; validated like suite keys when the runs' methods are built (unknown keys suggest
+    the nearest). The record's config and resolved config show what ran."""
+    import dataclasses
+
+    import yaml
+
+    from bench.errors import UserError, unknown
+
+    if not settings:
+        return specs
+    names = sorted({s.name for s in specs} | {s.method for s in specs})
+    overrides: dict[str, dict] = {}
+    for item in settings:
+        target, eq, value = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not eq or not dot or not method or not key:
+            raise UserError(f"--set {item!r}: expected METHOD.KEY=VALUE, e.g. laser.lr=5e-4")
+        if method not in names:
+            raise unknown("--set method", method, names)
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as exc:
+            raise UserError(f"--set {item!r}: VALUE is not YAML ({str(exc).splitlines()[0]})") from None
+        if isinstance(parsed, str):  # YAML 1.1 reads 5e-4 as text; on a command line it is a number
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        node = overrides.setdefault(method, {})
+        *path, last = key.split(".")
+        for part in path:  # KEY may name a nested setting: laser.id_encoder_config.epochs=3
+            node = node.setdefault(part, {})
+        node[last] = parsed
+    from bench.configs import deep_merge
+
+    out = []
+    for spec in specs:
+        config = spec.config
+        for method in (spec.method, spec.name):
+            if method in overrides:
+                config = deep_merge(config, overrides[method])
+        out.append(dataclasses.replace(spec, config=config) if config is not spec.config else spec)
+    return out
+
+
 def cmd_ls(args) -> int:
     from bench.datasets import DATASETS
     from bench.methods import METHODS
@@ -56,6 +111,7 @@ def cmd_run(args) -> int:
     specs = expand(suite, args.methods, args.seeds)
     if args.llm:
         specs = [_with_llm(s, args.llm) for s in specs]
+    specs = apply_settings(specs, args.set)
     records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
@@ -78,13 +134,14 @@ def cmd_ablate(args) -> int:
 
     suite = main_suite()  # its Laser config and its split: the `full` variant is the main table's run
     specs = ablation_specs(args.component, dataset=args.dataset, seeds=args.seeds or [0], profile=args.profile, llm=args.llm, suite=suite)
+    specs = apply_settings(specs, args.set)
     records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
 
 def cmd_report(args) -> int:
-    from bench.reports import build_reports
+    from bench.report import build_reports
     from bench.runner import is_current
 
     # the runner, not the report, decides which records are current: only it builds methods
@@ -95,7 +152,7 @@ def cmd_report(args) -> int:
 
 def cmd_data_stats(args) -> int:
     from bench.datasets import load_dataset
-    from bench.importers import short_sci, stats_rows, write_stats
+    from bench.data.stats import short_sci, stats_rows, write_stats
 
     datasets = [load_dataset(name, results=_results(args)) for name in args.names]
     rows = stats_rows(datasets)
@@ -112,7 +169,7 @@ def cmd_data_stats(args) -> int:
 
 
 def cmd_import_amazon(args) -> int:
-    from bench.importers import import_amazon
+    from bench.data.amazon import import_amazon
 
     result = import_amazon(Path(args.reviews), Path(args.meta), args.name, _results(args), k_core=args.k_core, force=args.force)
     print(result.summary("amazon"))
@@ -120,7 +177,7 @@ def cmd_import_amazon(args) -> int:
 
 
 def cmd_import_movielens(args) -> int:
-    from bench.importers import import_movielens
+    from bench.data.movielens import import_movielens
 
     result = import_movielens(Path(args.path), args.name, _results(args), k_core=args.k_core, force=args.force)
     print(result.summary("movielens"))
@@ -129,7 +186,7 @@ def cmd_import_movielens(args) -> int:
 
 def cmd_data_export(args) -> int:
     from bench.datasets import load_dataset
-    from bench.importers import export_atomic
+    from bench.data.export import export_atomic
 
     for path in export_atomic(load_dataset(args.name, results=_results(args)), Path(args.out), split=args.split, split_format=args.split_format):
         print(path)
@@ -153,7 +210,7 @@ class _Parser(argparse.ArgumentParser):
 def cmd_perf(args) -> int:
     from bench.perf import DEFAULT_METHODS, run_perf
 
-    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=args.results, out=Path(args.out), llm=args.llm, profile=args.profile)
+    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=str(_results(args)), out=Path(args.out), llm=args.llm, profile=args.profile)
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -174,11 +231,24 @@ def count(minimum: int):
     return parse
 
 
+def _add_set(parser) -> None:
+    parser.add_argument("--set", action="append", metavar="METHOD.KEY=VALUE",
+                        help="override one setting of a method's config (VALUE as YAML; repeatable), e.g. --set laser.lr=5e-4; checked like suite keys")
+
+
 def _add_joblib_backend(parser) -> None:
     parser.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
 
 
+def _components() -> list[str]:
+    from bench.ablations import COMPONENTS
+
+    return COMPONENTS.names()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from bench.llm.config import DEFAULT_PROFILE
+
     p = _Parser(prog="bench", description="Benchmark and ablation harness for LLM-based sequential recommendation.")
     p.add_argument("--results", default="results", help="results folder (run records, splits, caches)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,19 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
     _add_joblib_backend(s)
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    _add_set(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ablate", help="run Laser and the variants of one component")
-    s.add_argument("--component", required=True)
-    s.add_argument("--dataset", default="ml-100k")
-    s.add_argument("--profile", default="cpu")
-    s.add_argument("--seeds", nargs="+", type=count(0))
-    s.add_argument("--jobs", type=count(1), default=1)
+    s.add_argument("--component", required=True, help=f"the component whose variants run: {', '.join(_components())}")
+    s.add_argument("--dataset", default="ml-100k", help="dataset name or atomic directory (default: ml-100k)")
+    s.add_argument("--profile", default=DEFAULT_PROFILE, help=f"Laser profile of the base config: cpu | paper (default: {DEFAULT_PROFILE})")
+    s.add_argument("--seeds", nargs="+", type=count(0), help="seeds (default: 0)")
+    s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib)")
     _add_joblib_backend(s)
-    s.add_argument("--force", action="store_true")
-    s.add_argument("--llm")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--force", action="store_true", help="rerun finished runs")
+    s.add_argument("--llm", help="local Hugging Face causal LM folder")
+    s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    _add_set(s)
     s.set_defaults(func=cmd_ablate)
 
     s = sub.add_parser("report", help="tables and figures from stored run records (never retrains)")
@@ -223,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=count(1), default=8)
     s.add_argument("--out", default="reports/perf.csv")
     s.add_argument("--llm")
-    s.add_argument("--profile", default="cpu", help="Laser/baseline profile to measure: cpu | paper")
+    s.add_argument("--profile", default=DEFAULT_PROFILE, help=f"Laser/baseline profile to measure: cpu | paper (default: {DEFAULT_PROFILE})")
     s.set_defaults(func=cmd_perf)
 
     s = sub.add_parser("data", help="dataset tools")
@@ -265,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        _check_results(args)
         return args.func(args)
     except UserError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

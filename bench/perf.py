@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.llm.config import DEFAULT_PROFILE
+
 DEFAULT_METHODS = ("laser", "laser:suffix_only", "lora", "full_ft")  # NAME:VARIANT = an ablation variant of NAME
 
 
@@ -111,7 +113,7 @@ def preflight(methods, batch: int, llm: str | None, profile: str) -> None:
         make_method(name, batch, llm, profile).preflight()
 
 
-def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = "cpu") -> dict[str, Any]:
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """Runs inside a fresh process."""
     import torch
 
@@ -174,12 +176,13 @@ def measure_in_a_process(name: str, steps: int, batch: int, results: str, llm: s
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = "cpu") -> list[dict[str, Any]]:
+def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = DEFAULT_PROFILE) -> list[dict[str, Any]]:
     """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
     the table it would replace stays whole."""
     import pandas as pd
     import torch
 
+    from bench.io import atomic_write_text
     from bench.provenance import git_commit, host, now, versions
     from bench.runner import prepare_split
 
@@ -208,10 +211,10 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
                 memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
                 ratios[f"laser/{other} {memory}"] = round(ok.loc["laser", memory] / ok.loc[other, memory], 2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    atomic_write_text(out, table.to_csv(index=False))
     summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **ratios}
     provenance = {"date": now(), "git_commit": git_commit(), "versions": versions(), "host": host()}
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "summary": summary, "provenance": provenance}, indent=1))
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows, "summary": summary, "provenance": provenance}, indent=1))
     print(table.to_string(index=False))
     for k, v in summary.items():
         print(f"{k}: {v}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.splits import atomic_write_text
+from bench.io import atomic_write_text
 
 RECORD_FORMAT = 1
 

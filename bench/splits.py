@@ -8,14 +8,13 @@ cannot be split; they are an error unless `drop_short_users` is set.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.configs import content_hash
 from bench.data import Dataset
 from bench.errors import UserError
+from bench.io import atomic_write_text
 
 SPLIT_FORMAT = 1
 
@@ -95,22 +94,6 @@ def leave_one_out(dataset: Dataset, settings: SplitSettings = SplitSettings()) -
 
 def split_dir(results: Path, split: Split) -> Path:
     return Path(results) / "splits" / f"{split.dataset.name}-{split.hash}"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_split(results: Path, split: Split) -> Path:

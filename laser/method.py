@@ -140,6 +140,7 @@ class LaserMethod(LLMMethod):
         import torch
 
         from bench.configs import content_hash
+        from bench.io import atomic_torch_save
         from laser.mformer_init import BertText, LLMTokenText
         from laser.pretrain import PretrainHeads, pretrain
 
@@ -166,10 +167,7 @@ class LaserMethod(LLMMethod):
                 torch.manual_seed(ctx.seed)
                 curve = pretrain(mformer, heads, self.model.id_encoder, split.train, cfg, ctx.seed, self.model.id_encoder.history, ctx.progress, ctx.on_epoch)
                 weights = {k: v for k, v in mformer.state_dict().items() if not k.startswith("proj.")}  # proj maps to the LLM: not pre-trained
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".partial")
-                torch.save({"weights": weights, "curve": curve}, tmp)
-                tmp.replace(path)
+                atomic_torch_save({"weights": weights, "curve": curve}, path)
         blob = torch.load(path, map_location="cpu", weights_only=True)
         mformer.load_state_dict(blob["weights"], strict=False)
         return {"curve": blob["curve"], "cache": path.name}

@@ -15,7 +15,7 @@ TEXT = (".csv", ".tex", ".md")
 
 
 def test_committed_dataset_table_is_ml100k(ml100k, tmp_path):
-    from bench.importers import stats_rows, write_stats
+    from bench.data.stats import stats_rows, write_stats
 
     for path in write_stats(stats_rows([ml100k]), tmp_path):  # what `bench data stats ml-100k` writes
         assert path.read_bytes() == (ROOT / "reports" / "datasets" / path.name).read_bytes(), path.name
@@ -24,7 +24,7 @@ def test_committed_dataset_table_is_ml100k(ml100k, tmp_path):
 def test_committed_reports_are_what_bench_report_writes(tmp_path):
     """Tables and READMEs byte for byte; figures by name only (their pixels depend on the
     installed matplotlib and FreeType, their metadata on neither: tests/test_reports.py)."""
-    from bench.reports import build_reports
+    from bench.report import build_reports
 
     written = build_reports(ROOT / "results", tmp_path)
     for path in written:

@@ -13,7 +13,8 @@ import pytest
 from bench.cli import main
 from bench.data import load_atomic
 from bench.datasets import load_dataset
-from bench.importers import import_amazon, import_movielens, split_title_year
+from bench.data.amazon import import_amazon
+from bench.data.movielens import import_movielens, split_title_year
 
 # --------------------------------------------------------------------------- fixture files
 

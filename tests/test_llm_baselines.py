@@ -11,7 +11,7 @@ import torch
 
 from bench.errors import UserError
 from bench.methods import METHODS, FitContext
-from bench.report_tables import tuning
+from bench.report import tuning
 from laser.method import LaserMethod
 from tests.laser_fixtures import tiny_backbone
 

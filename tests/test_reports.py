@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import report_tables as rt
-from bench import reports
+from bench import report as reports
+from bench import report as rt  # frames and views share the package's public names
 from bench.configs import content_hash
 from bench.errors import UserError
 from bench.metrics import metrics_from_ranks
@@ -496,7 +496,7 @@ def test_cli_report_prints_the_written_paths(tmp_path, capsys):
 
 
 def test_importing_the_report_modules_loads_no_heavy_library():
-    code = "import sys, bench.reports, bench.report_tables, bench.report_figures; print(sorted({'pandas', 'matplotlib', 'scipy', 'numpy'} & set(sys.modules)))"
+    code = "import sys, bench.report, bench.report.figures; print(sorted({'pandas', 'matplotlib', 'scipy', 'numpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

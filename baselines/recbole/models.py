@@ -24,7 +24,9 @@ from baselines.recbole.compat import load_recbole_checkpoint, recbole_context
 from bench.configs import from_mapping
 from bench.errors import UserError, did_you_mean
 from bench.methods import FitContext, Method, ParameterCounts, count_parameters
-from bench.splits import atomic_write_text, split_dir
+from bench.data.export import sequential_split_rows
+from bench.io import atomic_write_text
+from bench.splits import split_dir
 
 ATOMIC = "atomic"  # RecBole dataset name of the exported split
 
@@ -80,22 +82,10 @@ def export_split(results: Path, split, max_seq_length: int, rows_per_user: int |
     if done.exists():
         return root
     tok = d.item_ids
-
-    def row(user: str, history: Sequence[int], target: int) -> str:
-        hist = history[-max_seq_length:]
-        return f"{user}\t{' '.join(tok[i - 1] for i in hist)}\t{tok[target - 1]}\n"
-
-    header = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
-    users = [d.user_ids[u] for u in split.user_index]
-    train = [header]
-    for user, seq in zip(users, split.train):
-        first = 1 if rows_per_user is None else max(1, len(seq) - rows_per_user)
-        train.extend(row(user, seq[:j], seq[j]) for j in range(first, len(seq)))
-    valid = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("valid"), split.targets("valid"))]
-    test = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("test"), split.targets("test"))]
-    if len(train) == 1:
+    parts = sequential_split_rows(split, max_seq_length, rows_per_user)
+    if len(parts["train"]) == 1:
         raise UserError(f"dataset {d.name!r}: no training rows for RecBole (every user's training sequence has a single item)")
-    for part, lines in (("train", train), ("valid", valid), ("test", test)):
+    for part, lines in parts.items():
         atomic_write_text(folder / f"{ATOMIC}.{part}.inter", "".join(lines))
     genres = [" ".join(a.get("genres", a.get("category", "")).replace(",", " ").split()) for a in d.item_attributes[1:]]
     item_lines = ["item_id:token\tclass:token_seq\n"] + [f"{t}\t{g}\n" for t, g in zip(tok, genres)]
@@ -283,19 +273,10 @@ class RecBoleMethod(Method):
         """state_dict + settings, never a pickled module."""
         import torch
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model_name": self.model_name,
-                "settings": dataclasses.asdict(self.settings),
-                "split_hash": split.hash,
-                "state_dict": self.model.state_dict(),
-            },
-            tmp,
-        )
-        tmp.replace(path)
+        from bench.io import atomic_torch_save
+
+        blob = {"model_name": self.model_name, "settings": dataclasses.asdict(self.settings), "split_hash": split.hash, "state_dict": self.model.state_dict()}
+        atomic_torch_save(blob, path)
 
     @property
     def item_index(self):

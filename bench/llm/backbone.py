@@ -64,14 +64,11 @@ def smollm2_dir() -> Path:
             delattr(model.config, attr)
     model.hf_quantizer = None
     model.is_quantized = False
-    tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if target.exists():
-        import shutil
+    from bench.io import atomic_path
 
-        shutil.rmtree(target)
-    tmp.rename(target)
+    with atomic_path(target, folder=True) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return target
 
 
@@ -125,6 +122,7 @@ class Backbone:
     hidden_size: int
     name: str
     n_params: int  # every parameter of the loaded causal LM, the LM head included
+    path: Path | None = None  # the folder it was loaded from (None: passed in)
 
     @property
     def eos_token_id(self) -> int:
@@ -137,6 +135,7 @@ def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code
     import torch
 
     name = "injected"
+    llm_folder = model is None
     if model is None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -158,7 +157,31 @@ def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code
     decoder.requires_grad_(False)
     decoder.eval()
     emb = decoder.get_input_embeddings()
-    return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params)
+    return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params, path if llm_folder else None)
+
+
+def backbone_identity(backbone: Backbone) -> dict[str, str]:
+    """What a run record says about its LLM: a portable name (the folder's name, never a home
+    path) and a content hash of its config and weight files (of the config and the tensors for
+    a model passed in)."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    if backbone.path is not None:
+        files = [backbone.path / "config.json"] + sorted(p for p in backbone.path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".gguf"))
+        for file in files:
+            digest.update(file.name.encode())
+            with open(file, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 24), b""):
+                    digest.update(block)
+    else:
+        digest.update(backbone.decoder.config.to_json_string(use_diff=False).encode())
+        for key, tensor in sorted(backbone.decoder.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return {"name": backbone.name, "hash": digest.hexdigest()[:16]}
 
 
 def set_attention(decoder, attention: str, device_type: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.io import atomic_torch_save
 
 
 def trainable_state(model) -> dict:
@@ -28,9 +29,7 @@ class EpochCheckpoint:
             "state": state,
             "rng": torch.get_rng_state(),
         }
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(self.path)
+        atomic_torch_save(blob, self.path)
 
     def load(self, model) -> tuple[dict[str, Any], dict] | None:
         """-> (loop state, optimizer state) with the weights and torch RNG restored, or None.

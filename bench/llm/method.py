@@ -120,7 +120,7 @@ class LLMMethod(Method):
         return Accelerator(cpu=cpu, device_placement=False, kwargs_handlers=[ddp])
 
     def build(self, split, ctx: FitContext, side_inputs=None):
-        from bench.llm.backbone import load_backbone, set_attention
+        from bench.llm.backbone import backbone_identity, load_backbone, set_attention
         from bench.llm.prompt import PromptBuilder
 
         if self._injected_backbone is not None:
@@ -131,6 +131,7 @@ class LLMMethod(Method):
             dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
             backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
         self.attention = set_attention(backbone.decoder, self.cfg.attention, self.device().type)
+        self.backbone_identity = backbone_identity(backbone)  # before any method wraps or tunes it
         side_inputs = self._side_inputs(split, ctx, side_inputs)
         prompts = PromptBuilder(backbone.tokenizer, split.dataset.item_text, self.cfg.template, self.cfg.history)
         self.backbone_params = backbone.n_params
@@ -369,7 +370,8 @@ class LLMMethod(Method):
             "pretrain": state.get("pretrain", {}),
             "loss_reference": reference,
             "timings": {k: round(v, 1) for k, v in timings.items()},
-            "backbone": self.model.backbone.config.name_or_path or self.cfg.llm,
+            "backbone": self.backbone_identity["name"],  # portable: the folder's name, not its path
+            "backbone_hash": self.backbone_identity["hash"],  # config and weights
             "attention": self.attention,
         }
 

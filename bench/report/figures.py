@@ -1,4 +1,4 @@
-"""Report figures, drawn from the frames of `bench.report_tables`, saved as PNG and PDF.
+"""Report figures, drawn from the frames of `bench.report` (frames), saved as PNG and PDF.
 
 matplotlib is imported inside the functions and used through its object API with the Agg
 canvas (no pyplot, no global backend switch). Each function returns the files it wrote, or []
@@ -43,7 +43,7 @@ def ablation_bars(summary, folder: Path, stem: str) -> list[Path]:
     """Grouped bars per dataset: metrics on x, one bar per variant, error bars = std over seeds."""
     import numpy as np
 
-    from bench.report_tables import metric_label
+    from bench.report.records import metric_label
 
     summary = summary[summary["n_ok"] > 0]
     if summary.empty:

@@ -1,0 +1,186 @@
+"""Frames of ablations (Tables 4-7), of the figures, and of the published numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from bench.report.records import PAPER_RESULTS, _GRID_NAME, _K_KEYS, _L_KEYS, is_ok, metric_value, tags
+from bench.report.frames import runs_frame, summarize
+
+
+# ---------------------------------------------------------------- ablations (Tables 4-7)
+
+
+def memberships(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ablation {component, variant} a run belongs to: its tags, then `also_tags` (a shared full run)."""
+    return [t for t in [tags(record), *(record.get("also_tags") or [])] if t.get("component")]
+
+
+def components(records: Iterable[dict[str, Any]]) -> list[str]:
+    return sorted({m["component"] for r in records for m in memberships(r)})
+
+
+def ablation_records(records: Sequence[dict[str, Any]], component: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The component's runs, each with `tags` set to its membership of this component, and the
+    component the full-model runs were borrowed from (None when it has its own).
+
+    One full run serves every component (its key ignores tags); a record written before it
+    listed them all in `also_tags` may carry another component's tag only, so a component
+    without a full run takes the full runs of the others."""
+    own = [{**r, "tags": m} for r in records for m in memberships(r) if m["component"] == component]
+    if any(tags(r).get("variant") == "full" for r in own):
+        return own, None
+    datasets = {r["dataset"] for r in own}
+    borrowed = {r["key"]: (r, m) for r in records for m in memberships(r) if m.get("variant") == "full" and r["dataset"] in datasets}
+    source = ", ".join(sorted({m["component"] for _, m in borrowed.values()})) or None
+    return own + [{**r, "tags": m} for r, m in borrowed.values()], source
+
+
+def ablation_frame(records: Sequence[dict[str, Any]], metrics: Sequence[str], stage: str = "test"):
+    """Summary per (variant, dataset, metric) with `drop_percent` = (full - variant) / full * 100."""
+    runs = runs_frame(records, metrics, stage)
+    runs["variant"] = runs["variant"].fillna(runs["name"])
+    runs = runs.sort_values("variant", key=lambda s: s != "full", kind="stable").reset_index(drop=True)
+    summary = summarize(runs, metrics, rows=("variant", "name"))
+    full = summary[summary["variant"] == "full"].set_index(["dataset", "metric"])["mean"]
+    summary["full_mean"] = [full.get((d, m), float("nan")) for d, m in zip(summary["dataset"], summary["metric"])]
+    summary["drop_percent"] = (summary["full_mean"] - summary["mean"]) / summary["full_mean"] * 100
+    return summary
+
+
+def grid_coordinates(record: dict[str, Any]) -> tuple[int, int] | None:
+    """(K experts, L query tokens) of an "experts" ablation run: from its config (its resolved
+    config, as the runner stored it, filling what the config leaves out), else from a variant
+    name like "K4_L32". Reports read records only: no method is built here."""
+    config = record.get("config") or {}
+    k, l = _find_int(config, _K_KEYS), _find_int(config, _L_KEYS)
+    if (k is None or l is None) and record.get("method") == "laser":  # the profile's defaults, as the runner resolved them
+        resolved = record.get("resolved_config") or {}
+        k = resolved.get("experts") if k is None else k
+        l = resolved.get("queries") if l is None else l
+    if k is not None and l is not None:
+        return k, l
+    match = _GRID_NAME.search(str(tags(record).get("variant") or record.get("name")))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _find_int(config: dict[str, Any], names: Sequence[str]) -> int | None:
+    for key, value in config.items():
+        if key.lower() in names and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dict) and (found := _find_int(value, names)) is not None:
+            return found
+    return None
+
+
+def expert_grid(records: Sequence[dict[str, Any]], metric: str, stage: str = "valid"):
+    """Mean/std of `metric` per (dataset, K, L) over seeds; runs without a readable (K, L) are left out."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        coords = grid_coordinates(r)
+        if coords is not None:
+            value = metric_value(r, metric, stage) if is_ok(r) else float("nan")
+            rows.append({"dataset": r["dataset"], "K": coords[0], "L": coords[1], "status": r.get("status"), "value": value})
+    if not rows:
+        return pd.DataFrame(columns=["dataset", "K", "L", "mean", "std", "n_ok", "n_runs"])
+    grouped = pd.DataFrame(rows).groupby(["dataset", "K", "L"])
+    return grouped.agg(mean=("value", "mean"), std=("value", "std"), n_ok=("value", "count"), n_runs=("status", "size")).reset_index()
+
+
+# ---------------------------------------------------------------- figure data
+
+
+def expert_usage_frame(records: Iterable[dict[str, Any]]):
+    """Mean fraction of users routed to each M-Former expert, per (method row, dataset, user group)."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        usage = ((r.get("analysis") or {}).get("expert_usage") or {}) if is_ok(r) else {}
+        for group, fractions in usage.items():
+            for expert, fraction in enumerate(fractions, 1):
+                rows.append({"name": r["name"], "dataset": r["dataset"], "seed": r["seed"], "group": group, "expert": expert, "fraction": float(fraction)})
+    columns = ["name", "dataset", "group", "expert", "fraction"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(rows).groupby(columns[:4], sort=False)["fraction"].mean().reset_index()
+
+
+def curves_frame(records: Iterable[dict[str, Any]], key: str = "valid_ndcg@10"):
+    """Validation curve points per (method row, dataset, seed, epoch)."""
+    import pandas as pd
+
+    rows = [
+        {"name": r["name"], "dataset": r["dataset"], "seed": r["seed"], "epoch": point["epoch"], "value": float(point[key])}
+        for r in records
+        if is_ok(r)
+        for point in ((r.get("training") or {}).get("curve") or [])
+        if point.get(key) is not None
+    ]
+    return pd.DataFrame(rows, columns=["name", "dataset", "seed", "epoch", "value"])
+
+
+def diagnostics_frame(records: Iterable[dict[str, Any]]):
+    """Per-epoch training diagnostics of the LLM runs: loss (and a uniform guess's loss over the
+    same candidates), the item matrix's mean cosine and effective rank, by examples seen."""
+    import pandas as pd
+
+    columns = ["name", "dataset", "seed", "phase", "examples_seen", "loss", "loss_uniform", "mean_cosine", "effective_rank", "mostpop_ce"]
+    rows = []
+    for r in records:
+        training = r.get("training") or {}
+        if not is_ok(r) or "loss_reference" not in training:
+            continue
+        for point in training.get("curve") or []:
+            rows.append({
+                "name": r["name"], "dataset": r["dataset"], "seed": r["seed"], "phase": point.get("phase"), "examples_seen": point.get("examples_seen"),
+                **{k: point.get(k) for k in columns[5:9]}, "mostpop_ce": training["loss_reference"].get("mostpop_ce"),
+            })
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------- published numbers
+
+
+def load_paper_results(path: Path = PAPER_RESULTS):
+    import pandas as pd
+
+    return pd.read_csv(path, dtype={"dataset": "string", "key": "string", "note": "string"})
+
+
+def published_frame(paper, table: int, metrics: Sequence[str]):
+    """The paper's rows of one table in the summary layout: model, key, dataset, metric, mean."""
+    rows = paper[(paper["table"] == table) & paper["dataset"].notna()]
+    present = [m for m in metrics if m in rows.columns]
+    long = rows.melt(id_vars=["model", "key", "dataset", "split", "note"], value_vars=present, var_name="metric", value_name="mean")
+    return long.reset_index(drop=True)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower().replace("w/o", "no"))
+
+
+def paper_dataset(ours: str, paper_datasets: Iterable[str]) -> str | None:
+    """The paper dataset our dataset is (e.g. "amazon-scientific" -> "scientific"), or None."""
+    tokens = set(re.split(r"[^a-z0-9]+", ours.lower())) | {_norm(ours)}
+    return next((p for p in paper_datasets if _norm(p) in tokens), None)
+
+
+def attach_published(summary, published, key: str):
+    """Adds `published`: the paper's value for the row whose `key` names the same model and dataset."""
+    lookup = {}
+    for row in published.itertuples(index=False):
+        for name in (row.key, row.model):
+            if isinstance(name, str):
+                lookup.setdefault((_norm(name), row.dataset, row.metric), row.mean)
+    datasets = sorted(set(published["dataset"].dropna()))
+    out = summary.copy()
+    out["published"] = [
+        lookup.get((_norm(k), paper_dataset(str(d), datasets), m), float("nan"))
+        for k, d, m in zip(out[key], out["dataset"], out["metric"])
+    ]
+    return out

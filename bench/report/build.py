@@ -1,0 +1,249 @@
+"""`bench report`: pick each suite's records, build its sections, write tables, figures and a README.
+
+Records are read only through `bench.results.iter_records`; nothing is trained."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+from bench.report.records import PAPER_GRID_TABLE, check_consistent, resolve_metrics, split_hashes
+from bench.report.frames import parameter_frame
+from bench.report.ablation_frames import expert_grid, load_paper_results, memberships, published_frame
+from bench.report.layout import PROTOCOL, Section
+from bench.report.views import _failed_as_text, ablation_view, cost_section, grid_view, hyperparameter_sections, main_csv, main_view, parameter_csv, parameter_view, published_parameters_view, published_view
+from bench.report.render import latex_document, latex_table, markdown_table
+
+
+# ---------------------------------------------------------------- record selection
+
+
+def _same_config(record_config: dict | None, spec_config: dict) -> bool:
+    """Equal configs; the LLM chosen at run time (`bench run --llm`) is not part of a suite's spec."""
+    from bench.configs import canonical_json
+
+    config = dict(record_config or {})
+    if "llm" not in spec_config:
+        config.pop("llm", None)
+    return canonical_json(config) == canonical_json(spec_config)
+
+
+def suite_records(records: Sequence[dict[str, Any]], suite: str) -> list[dict[str, Any]]:
+    """Records of the suite's runs (name, dataset, seed and config as expanded), in the suite's order."""
+    from bench.suites import expand, load_suite
+
+    specs = expand(load_suite(suite))
+    order = {(s.name, s.dataset, s.seed): i for i, s in enumerate(specs)}
+    configs = {(s.name, s.dataset, s.seed): s.config for s in specs}
+    chosen = [
+        r for r in records
+        if (ident := (r.get("name"), r.get("dataset"), r.get("seed"))) in configs and _same_config(r.get("config"), configs[ident])
+    ]
+    return sorted(chosen, key=lambda r: order[(r["name"], r["dataset"], r["seed"])])
+
+
+# ---------------------------------------------------------------- sections
+
+
+def main_section(records, metrics: Sequence[str], paper) -> Section:
+    from bench import report as rt
+
+    runs = rt.runs_frame(records, metrics)
+    summary = rt.by_family(rt.add_places(rt.summarize(runs, metrics, rows=("family", "name", "method", "uses_ids"))))
+    published = rt.published_frame(paper, 2, metrics)
+    summary = rt.attach_published(summary, published, key="method")
+    improv = rt.improvements(summary, records)
+    views = [main_view(summary, improv, metrics)]
+    if (block := published_view(published, 2)) is not None:
+        views.append(block)
+    return Section("main_table", "Main results (Table 2)", views, main_csv(summary, improv), paper[paper["table"] == 2])
+
+
+def parameter_section(records, paper) -> Section:
+    from bench.report import parameter_frame
+
+    params = parameter_frame(records)
+    views = [parameter_view(params), published_parameters_view(paper)]
+    return Section("parameters", "Trainable parameters (Table 3)", views, parameter_csv(params), paper[paper["table"] == 3])
+
+
+def ablation_sections(records, metrics: Sequence[str], paper) -> tuple[list[Section], list[tuple[str, Any, str]]]:
+    """A section per component (plus the K x L grid for "experts"), and the data of their bar charts."""
+    from bench import report as rt
+
+    sections, bars = [], []
+    for component in rt.components(records):
+        chosen, borrowed = rt.ablation_records(records, component)
+        rt.check_consistent(chosen, row="variant")
+        table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
+        published = rt.published_frame(paper, table or 0, metrics)
+        summary = rt.attach_published(rt.ablation_frame(chosen, metrics), published, key="variant")
+        views = [ablation_view(summary, metrics, component, table, borrowed)]
+        if (block := published_view(published, table)) is not None:
+            views.append(block)
+        stem = f"ablation_{component}"
+        title = f"Ablation: {component}" + (f" (Table {table})" if table else "")
+        sections.append(Section(stem, title, views, _failed_as_text(summary, "mean"), paper[paper["table"] == table]))
+        bars.append((f"Ablation of {component}: test metrics, mean ± std over seeds", summary, stem))
+        if component == "experts":
+            sections += _grid_sections(chosen, paper)
+    return sections, bars
+
+
+def _grid_sections(records, paper) -> list[Section]:
+    from bench.report import PAPER_GRID_TABLE, expert_grid, published_frame
+
+    grid = expert_grid(records, "recall@10", stage="valid")
+    if grid.empty:
+        return []
+    views = [grid_view(grid, "recall@10")]
+    if (block := published_view(published_frame(paper, PAPER_GRID_TABLE, ["recall@10", "ndcg@10", "mrr"]), PAPER_GRID_TABLE)) is not None:
+        views.append(block)
+    published = paper[paper["table"] == PAPER_GRID_TABLE]
+    return [Section("experts_grid", f"Experts K x query tokens L (Table {PAPER_GRID_TABLE})", views, _failed_as_text(grid, "mean"), published)]
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _write(path: Path, text: str, written: list[Path]) -> None:
+    from bench.io import atomic_write_text
+
+    atomic_write_text(path, text)
+    written.append(path)
+
+
+def write_sections(folder: Path, sections: Sequence[Section]) -> list[Path]:
+    written: list[Path] = []
+    for s in sections:
+        _write(folder / f"{s.stem}.csv", s.frame.to_csv(index=False), written)
+        if s.published is not None and not s.published.empty:
+            _write(folder / f"{s.stem}_published.csv", s.published.to_csv(index=False), written)
+        _write(folder / f"{s.stem}.tex", latex_table(s), written)
+    if sections:
+        _write(folder / "tables.tex", latex_document([latex_table(s) for s in sections]), written)
+    return written
+
+
+STALE_NOTE = "their config or code changed since they ran; rerun them"
+
+
+def stale_lines(stale, records) -> list[str]:
+    """The README's note on the records left out as stale; a stale record whose run has a current
+    record too (it was rerun) is counted but not listed."""
+    if not stale:
+        return []
+    done = {(r.get("name"), r.get("dataset"), r.get("seed")) for r in records}
+    pending = [r for r in stale if (r.get("name"), r.get("dataset"), r.get("seed")) not in done]
+    listed = "; ".join(f"{r.get('name')} on {r.get('dataset')}, seed {r.get('seed')}" for r in pending)
+    text = f"{len(stale)} record{'s' if len(stale) != 1 else ''} left out as stale: {STALE_NOTE}"
+    text += f" ({listed})" if listed else ""
+    if len(pending) < len(stale):
+        text += f"; {len(stale) - len(pending)} of them already rerun with the current config and code"
+    return [text + ".", ""]
+
+
+def readme(title: str, records, sections: Sequence[Section], figures: Sequence[tuple[str, list[Path]]], stale: Sequence[dict[str, Any]] = ()) -> str:
+    from bench.report import split_hashes
+
+    failed = sum(r.get("status") != "ok" for r in records)
+    hashes = ", ".join(f"{d} `{h}`" for d, h in split_hashes(records).items())
+    lines = [f"# {title}", "", f"Protocol: {PROTOCOL}.", ""]
+    lines += [f"Split hash: {hashes}. Runs: {len(records)} ({failed} failed).", ""] if records else ["No current runs: nothing to tabulate.", ""]
+    lines += stale_lines(stale, records)
+    if sections:
+        lines += ["Each table is also written as CSV and as LaTeX (booktabs) beside this file; `tables.tex` compiles on its own.", ""]
+    for s in sections:
+        lines += [f"## {s.title}", ""] + [markdown_table(v) for v in s.views]
+    if figures:
+        lines += ["## Figures", ""]
+        for caption, paths in figures:
+            lines += [f"![{caption}]({paths[0].name})", "", f"*{caption}* ([PDF]({paths[1].name}))", ""]
+    return "\n".join(lines)
+
+
+def write_report(folder: Path, title: str, records, sections, figures, stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+    written = write_sections(folder, sections)
+    written += [p for _, paths in figures for p in paths]
+    _write(folder / "README.md", readme(title, records, sections, figures, stale), written)
+    return written
+
+
+def suite_figures(records, folder: Path) -> list[tuple[str, list[Path]]]:
+    from bench.report import figures as rf
+    from bench import report as rt
+
+    figures = [
+        ("Trainable parameters (log scale) vs test NDCG@10", rf.params_scatter(rt.params_vs_metric(records, "ndcg@10"), "NDCG@10", folder, "params_vs_ndcg10")),
+        ("Validation NDCG@10 per epoch, as each method logged it for model selection (some select on a subset of validation users)", rf.training_curves(rt.curves_frame(records), folder, "training_curves")),
+        ("Training diagnostics of the LLM runs: loss against a uniform guess and MostPop, item-matrix mean cosine and effective rank, by examples seen", rf.training_diagnostics(rt.diagnostics_frame(records), folder, "training_diagnostics")),
+        ("M-Former expert usage per user group", rf.expert_usage(rt.expert_usage_frame(records), folder, "expert_usage")),
+    ]
+    return [(caption, paths) for caption, paths in figures if paths]
+
+
+def suite_report(records, folder: Path, suite: str, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+    from bench.report import check_consistent, load_paper_results
+
+    if not records:  # every run of the suite is stale: the README says so, no table is drawn
+        return write_report(folder, f"Suite `{suite}`", records, [], [], stale)
+    check_consistent(records)
+    paper = load_paper_results()
+    sections = [main_section(records, metrics, paper), parameter_section(records, paper), cost_section(records)]
+    sections += hyperparameter_sections(records)
+    return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder), stale)
+
+
+def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+    from bench.report import figures as rf
+    from bench.report import load_paper_results
+
+    if not records:
+        return write_report(folder, "Ablations", records, [], [], stale)
+    sections, bars = ablation_sections(records, metrics, load_paper_results())
+    figures = [(caption, rf.ablation_bars(summary, folder, stem)) for caption, summary, stem in bars]
+    return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p], stale)
+
+
+def build_reports(
+    results: Path,
+    out: Path,
+    suite: str | None = None,
+    metrics: Sequence[str] | None = None,
+    ks: Sequence[int] | None = None,
+    is_current: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[Path]:
+    """Tables and figures for one suite (or every suite with records, plus the ablations); never trains.
+
+    `is_current(record)` says whether a record's key is the one today's code gives its run (the
+    CLI passes `bench.runner.is_current`; this module never builds a method). Records for which
+    it is False are stale: left out of every table and listed in the README. None: all current."""
+    from bench.report import memberships, resolve_metrics
+    from bench.results import iter_records, runs_dir
+    from bench.suites import suite_names
+
+    metrics = resolve_metrics(metrics, ks)
+    records = [record for _, record in iter_records(Path(results))]
+    if not records:
+        raise UserError(f"no run records under {runs_dir(Path(results))}; run `bench run` first")
+    fresh = [is_current is None or is_current(r) for r in records]
+    current = [r for r, ok in zip(records, fresh) if ok]
+    stale = [r for r, ok in zip(records, fresh) if not ok]
+    out = Path(out)
+    written: list[Path] = []
+    for name in [suite] if suite else suite_names():
+        chosen, old = suite_records(current, name), suite_records(stale, name)
+        if chosen or old:
+            label = Path(name).stem  # a suite may be given as a YAML path
+            written += suite_report(chosen, out / label, label, metrics, old)
+        elif suite:
+            raise UserError(f"no run record under {runs_dir(Path(results))} belongs to suite {suite!r}; run `bench run --suite {suite}` first")
+    if suite is None:
+        tagged, old = [r for r in current if memberships(r)], [r for r in stale if memberships(r)]
+        if tagged or old:
+            written += ablation_report(tagged, out / "ablations", metrics, old)
+    if not written:
+        raise UserError(f"none of the {len(records)} run records belongs to a suite or an ablation")
+    return written

@@ -1,0 +1,295 @@
+"""Frames laid out as tables: the main table (paper Table 2), published blocks, parameters (Table 3), cost, resolved configs, ablations (Tables 4-7)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from bench.report.records import FLOOR_FAMILY, PAPER_DATASETS, PAPER_SOURCE, metric_label
+from bench.report.frames import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING, cost_frame, hyperparameter_frame
+from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, _datasets, _present, _seed_note, _status_notes, _with_published, _yes_no, fmt, fmt_count, summary_cell
+
+
+# ---------------------------------------------------------------- main table (Table 2)
+
+
+def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
+    from bench.report import FLOOR_FAMILY, metric_label
+
+    datasets = _datasets(summary)
+    side = {d: _with_published(summary, d) for d in datasets}
+    columns, header = ["Family", "Method", "Collab. IDs"], [("", 3)]
+    for d in datasets:
+        cols = [c for m in metrics for c in [metric_label(m)] + ([f"{metric_label(m)} (paper)"] if side[d] else [])]
+        columns += cols
+        header.append((d, len(cols)))
+    cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
+    rows, breaks, previous, floor = [], [], None, []
+    for family, name, uses in summary.drop_duplicates(["family", "name"])[["family", "name", "uses_ids"]].itertuples(index=False):
+        if family != previous and rows and family != FLOOR_FAMILY:
+            breaks.append(len(rows))
+        row = [Cell(family if family != previous else ""), Cell(name), Cell(_yes_no(uses))]
+        for d in datasets:
+            for m in metrics:
+                r = cells.get((name, d, m))
+                row.append(summary_cell(r) if r is not None else Cell("–"))
+                if side[d]:
+                    row.append(Cell(fmt(r.published) if r is not None else "–"))
+        (floor if family == FLOOR_FAMILY else rows).append(row)
+        previous = family
+    if not improv.empty:
+        breaks.append(len(rows))
+        rows.append(_improv_row(improv, datasets, metrics, side))
+    if floor:  # the floor closes the table, below the Improv. row: what no method should fall under
+        breaks.append(len(rows))
+        rows += floor
+    notes = [_seed_note(summary), "Bold: best in the column; underlined: runner-up."]
+    notes += _status_notes(summary)
+    notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
+    if floor:
+        notes.append(
+            f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user "
+            "(Collab. IDs yes: the counts are per item ID, pooled over all users' interactions)."
+        )
+    if not improv.empty:
+        notes.append("Improv.: relative gain of the best Laser row over the best non-Laser row of each column. " + WILCOXON_NOTE)
+        notes += [
+            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs {i.baseline}, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            for i in improv.itertuples(index=False)
+        ]
+    if any(side.values()):
+        notes.append("(paper): the published value of the same model on the same dataset (Zhang et al. 2024, arXiv 2409.01605, Table 2).")
+    notes.append(f"Protocol: {PROTOCOL}.")
+    return TableView("Main results (paper Table 2 layout)", columns, rows, header, breaks, notes, left=3)
+
+
+def _improv_row(improv, datasets: list[str], metrics: Sequence[str], side: dict[str, bool]) -> list[Cell]:
+    gains = {(i.dataset, i.metric): i for i in improv.itertuples(index=False)}
+    row = [Cell(""), Cell("Improv."), Cell("")]
+    for d in datasets:
+        for m in metrics:
+            g = gains.get((d, m))
+            if g is None or math.isnan(g.improv_percent):
+                row.append(Cell("–"))
+            else:
+                row.append(Cell(f"{g.improv_percent:+.1f}%", mark="*" if g.significant else ""))
+            if side[d]:
+                row.append(Cell(""))
+    return row
+
+
+def main_csv(summary, improv):
+    import pandas as pd
+
+    ours = _failed_as_text(summary, "mean")
+    gains = improv.assign(
+        family="Improv.",
+        name=improv["laser"] + " vs " + improv["baseline"],
+        mean=improv["improv_percent"],
+    )[["family", "name", "dataset", "metric", "mean", "p_value", "significant"]]
+    return pd.concat([ours, gains], ignore_index=True).astype({"n_ok": "Int64", "n_runs": "Int64", "place": "Int64"})
+
+
+def _failed_as_text(summary, column: str):
+    """CSV rows with `status` ok/partial/failed and "failed" (not a blank) where no seed finished."""
+    out = summary.copy()
+    out["status"] = ["failed" if ok == 0 else "partial" if ok < n else "ok" for ok, n in zip(out["n_ok"], out["n_runs"])]
+    out[column] = out[column].astype(object)
+    out.loc[out["n_ok"] == 0, column] = "failed"
+    return out
+
+
+# ---------------------------------------------------------------- published reference blocks
+
+
+def published_view(published, table: int | None) -> TableView | None:
+    """The paper's numbers as a separate block (its datasets are Amazon 2018, not ours)."""
+    from bench.report import PAPER_DATASETS, PAPER_SOURCE, metric_label
+
+    if published.empty or published["mean"].isna().all():
+        return None
+    datasets = list(dict.fromkeys(published["dataset"]))
+    metrics = list(dict.fromkeys(published["metric"]))
+    columns = ["Model"] + [metric_label(m) for _ in datasets for m in metrics]
+    values = {(r.model, r.dataset, r.metric): r.mean for r in published.itertuples(index=False)}
+    rows = []
+    for model, note in dict.fromkeys(zip(published["model"], published["note"])):
+        label = f"{model} ({note})" if isinstance(note, str) and note else model
+        rows.append([Cell(label)] + [Cell(fmt(values.get((model, d, m)))) for d in datasets for m in metrics])
+    notes = [
+        f"Source: {PAPER_SOURCE}, Table {table}; '–': not reported. Amazon 2018 (5-core) as the paper prepared them, "
+        "with ChatGLM2-6B: unless one of our datasets is the same, compare orderings, not numbers."
+    ]
+    if (published["split"] == "valid").any():
+        notes.append("These published numbers are on the validation split.")
+    caption = f"Published ({PAPER_DATASETS}): {PAPER_SOURCE}, Table {table}"
+    return TableView(caption, columns, rows, [("", 1)] + [(d, len(metrics)) for d in datasets], notes=notes)
+
+
+def published_parameters_view(paper) -> TableView:
+    from bench.report import PAPER_SOURCE
+
+    rows = paper[paper["table"] == 3]
+    cells = [[Cell(r.model), Cell(r.note if isinstance(r.note, str) else ""), Cell(fmt_count(r.trainable))] for r in rows.itertuples(index=False)]
+    return TableView(f"Published: {PAPER_SOURCE}, Table 3", ["Model", "Note", "Trainable"], cells, notes=["ChatGLM2-6B backbone for Laser."], left=2)
+
+
+# ---------------------------------------------------------------- parameters (Table 3)
+
+
+def parameter_view(params) -> TableView:
+    rows = []
+    for p in params.itertuples(index=False):
+        failed = p.status != "ok"
+        numbers = [fmt_count(p.llm_side_trainable), fmt_count(p.trainable), fmt(p.trainable_percent, 3), fmt_count(p.total)]
+        rows.append([Cell(p.name), Cell(p.dataset), Cell(p.backbone), Cell(p.tuning)] + [Cell("failed" if failed else n) for n in numbers])
+    notes = [
+        "Counted as peft's get_nb_trainable_parameters: numel() split by requires_grad, each shared tensor once.",
+        "LLM-side trainable: the trainable values that live in the LLM's input space (Laser's prefix and suffix virtual tokens); '-' where there is no LLM.",
+        "Total: every parameter of the method, the frozen LLM and ID encoder included; trainable % = trainable / total.",
+    ]
+    columns = ["Method", "Dataset", "Backbone", "Tuning", "LLM-side trainable", "Trainable", "Trainable %", "Total"]
+    return TableView("Trainable parameters (paper Table 3 layout)", columns, rows, notes=notes, left=4)
+
+
+def parameter_csv(params):
+    out = params.copy()
+    for column in ("llm_side_trainable", "trainable", "trainable_percent", "total"):
+        out[column] = out[column].astype(object)
+        out.loc[out["status"] != "ok", column] = "failed"
+    return out
+
+
+# ---------------------------------------------------------------- cost per run
+
+
+def cost_view(costs) -> TableView:
+    rows = []
+    for c in costs.itertuples(index=False):
+        if c.status != "ok":
+            rows.append([Cell(c.name), Cell(c.dataset)] + [Cell("failed")] * 9)
+            continue
+        memory = f"{c.cuda_max_allocated_mb:,.0f} (GPU)" if _present(c.cuda_max_allocated_mb) else (f"{c.peak_rss_mb:,.0f}" if _present(c.peak_rss_mb) else "-")
+        rows.append(
+            [Cell(c.name), Cell(c.dataset), Cell(_yes_no(c.uses_ids)), Cell(fmt(c.recall_10)), Cell(fmt(c.ndcg_10)), Cell(fmt(c.mrr)), Cell(fmt_count(c.trainable)),
+             Cell(fmt(c.examples_per_s, 2)), Cell(fmt(c.tokens_per_s, 1)), Cell(fmt(c.total_s, 0)), Cell(memory)]
+        )
+    notes = [
+        "Test metrics. Examples/s and tokens/s: training throughput per process, averaged over the run's epochs (LLM methods report it; RecBole's trainer does not: '-').",
+        "Wall s: training + evaluation of the run; peak memory: the run's peak RSS in MB (CUDA: torch.cuda.max_memory_allocated). Runs that shared the machine with others are slower than alone.",
+    ]
+    columns = ["Method", "Dataset", "Item IDs", "R@10", "N@10", "MRR", "Trainable", "Examples/s", "Tokens/s", "Wall s", "Peak MB"]
+    return TableView("Accuracy and cost per run", columns, rows, notes=notes, left=3)
+
+
+def cost_section(records) -> Section:
+    from bench.report import cost_frame
+
+    costs = cost_frame(records)
+    view_frame = costs.rename(columns={"recall@10": "recall_10", "ndcg@10": "ndcg_10"})
+    return Section("costs", "Accuracy and cost per run", [cost_view(view_frame)], costs)
+
+
+# ---------------------------------------------------------------- resolved configs
+
+
+def hyperparameter_views(frame) -> list[TableView]:
+    """A table per config group (families sharing one kind of config): a column per method, a row
+    per setting whose value differs between them; settings equal in every column go to a note (a
+    lone method shows all of its settings). The method version is in the CSV only."""
+    from bench.report import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING
+
+    frame = frame[frame["setting"] != VERSION_SETTING].drop_duplicates(["name", "setting"])
+    names = list(dict.fromkeys(frame["name"]))
+    family = dict(zip(frame["name"], frame["family"]))
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(CONFIG_GROUP_OF_FAMILY.get(family[name], family[name]), []).append(name)
+    values = {(r.name, r.setting): r.value for r in frame.itertuples(index=False)}
+    views = []
+    for group, members in groups.items():
+        settings = list(dict.fromkeys(frame.loc[frame["name"].isin(members), "setting"]))
+        columns = [[values.get((n, k)) for n in members] for k in settings]
+        same = {k for k, col in zip(settings, columns) if len(members) > 1 and len(set(col)) == 1 and col[0] is not None}
+        shared = [(k, col[0]) for k, col in zip(settings, columns) if k in same]
+        differing = [(k, col) for k, col in zip(settings, columns) if k not in same]
+        rows = [[Cell(k)] + [Cell(v if v is not None else "–") for v in col] for k, col in differing]
+        notes = ["Each run's config as it ran: profile expanded, every default filled in (its run key hashes this); '–': not a setting of that method."]
+        if shared:
+            notes.append("Same for every column: " + ", ".join(f"{k} = {v}" for k, v in shared) + ".")
+        views.append(TableView(f"Resolved configs: {group}", ["Setting"] + members, rows, notes=notes))
+    return views
+
+
+def hyperparameter_sections(records) -> list[Section]:
+    from bench.report import VERSION_SETTING, hyperparameter_frame
+
+    frame = hyperparameter_frame(records)
+    if frame.empty:
+        return []
+    views = hyperparameter_views(frame)
+    if not views:  # only methods without settings (MostPop): nothing to tabulate
+        return []
+    settled = set(frame.loc[frame["setting"] != VERSION_SETTING, "name"])
+    bare = [n for n in dict.fromkeys(frame["name"]) if n not in settled]
+    if bare:
+        views[-1].notes.append(f"No settings: {', '.join(bare)}.")
+    return [Section("hyperparameters", "Hyperparameters (resolved configs)", views, frame)]
+
+
+# ---------------------------------------------------------------- ablations (Tables 4-7)
+
+
+def ablation_view(summary, metrics: Sequence[str], component: str, table: int | None, borrowed_from: str | None) -> TableView:
+    from bench.report import metric_label
+
+    datasets = _datasets(summary)
+    side = {d: _with_published(summary, d) for d in datasets}
+    columns, header = ["Variant"], [("", 1)]
+    for d in datasets:
+        cols = [c for m in metrics for c in [metric_label(m), "drop %"] + (["(paper)"] if side[d] else [])]
+        columns += cols
+        header.append((d, len(cols)))
+    cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
+    rows = []
+    for name in dict.fromkeys(summary["name"]):
+        row = [Cell(name)]
+        for d in datasets:
+            for m in metrics:
+                r = cells.get((name, d, m))
+                row += [summary_cell(r), Cell(fmt(r.drop_percent, 1) if r.variant != "full" else "")] if r is not None else [Cell("–"), Cell("–")]
+                if side[d]:
+                    row.append(Cell(fmt(r.published) if r is not None else "–"))
+        rows.append(row)
+    notes = [_seed_note(summary), "drop %: (full − variant) / full × 100 on the means; positive = the variant is worse than the full model."]
+    notes += _status_notes(summary)
+    if not (summary["variant"] == "full").any():
+        notes.append("No full-model run was found for this component, so no drop is given.")
+    if borrowed_from:
+        notes.append(f"The full model's runs are those tagged with component {borrowed_from} (one run serves every component).")
+    if any(side.values()):
+        notes.append(f"(paper): the published value of the same variant (Zhang et al. 2024, arXiv 2409.01605, Table {table}).")
+    notes.append(f"Protocol: {PROTOCOL}.")
+    caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "")
+    return TableView(caption, columns, rows, header, [1] if len(rows) > 1 else [], notes)
+
+
+def grid_view(grid, metric: str) -> TableView:
+    from bench.report import metric_label
+
+    ls = sorted(set(grid["L"]))
+    best = grid.groupby("dataset")["mean"].transform("max")
+    cells = {(r.dataset, r.K, r.L): (r, r.mean == b) for r, b in zip(grid.itertuples(index=False), best)}
+    rows = []
+    for dataset, k in dict.fromkeys(zip(grid["dataset"], grid["K"])):
+        row = [Cell(dataset), Cell(str(k))]
+        for l in ls:
+            r, is_best = cells.get((dataset, k, l), (None, False))
+            cell = summary_cell(r) if r is not None else Cell("–")
+            row.append(Cell(cell.text, bold=is_best, mark=cell.mark))
+        rows.append(row)
+    notes = [
+        f"Validation {metric_label(metric)} (the grid chooses hyperparameters, so it is read on validation, as the paper's Table 7 is); bold: best per dataset.",
+        _seed_note(grid),
+        *_status_notes(grid),
+    ]
+    return TableView(f"Experts K x query tokens L (paper Table 7 layout), validation {metric_label(metric)}", ["Dataset", "K \\ L"] + [str(l) for l in ls], rows, [("", 2), ("L query tokens", len(ls))], notes=notes, left=2)

@@ -1,0 +1,50 @@
+"""`--results` that is a file, `--set METHOD.KEY=VALUE` overrides, and the portable backbone
+identity in records."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.cli import apply_settings, main
+from bench.errors import UserError
+
+
+def test_results_that_is_a_file_is_one_line_and_exit_2(tmp_path, capsys):
+    file = tmp_path / "results"
+    file.write_text("not a folder")
+    assert main(["--results", str(file), "ls"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists and is not a directory" in err and "Traceback" not in err
+
+
+def test_set_overrides_the_named_methods_config_only():
+    from bench.suites import expand, load_suite
+
+    specs = expand(load_suite("main"))
+    out = apply_settings(specs, ["laser.lr=5e-4", "laser.id_encoder_config.epochs=3", "sasrec.epochs=2"])
+    by = {s.name: s.config for s in out}
+    assert by["laser"]["lr"] == 5e-4 and by["laser"]["id_encoder_config"] == {"epochs": 3} and by["laser"]["profile"] == "cpu"
+    assert by["sasrec"]["epochs"] == 2 and by["lora"] == {s.name: s.config for s in specs}["lora"]
+    with pytest.raises(UserError, match="did you mean: laser"):
+        apply_settings(specs, ["lasr.lr=1"])
+    with pytest.raises(UserError, match="METHOD.KEY=VALUE"):
+        apply_settings(specs, ["laser=1"])
+
+
+def test_set_keys_are_checked_like_suite_keys(tmp_path, capsys):
+    code = main(["--results", str(tmp_path / "r"), "run", "--suite", "main", "--methods", "laser", "--set", "laser.lrr=1e-3", "--quiet"])
+    assert code == 2
+    assert re.search(r"unknown key 'lrr'.*did you mean: lr", capsys.readouterr().err)
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_records_name_the_backbone_portably_with_a_content_hash(split):
+    from bench.llm.backbone import backbone_identity
+    from tests.laser_fixtures import tiny_backbone
+
+    a = backbone_identity(tiny_backbone(split.dataset.item_text[1:]))
+    b = backbone_identity(tiny_backbone(split.dataset.item_text[1:], seed=1))
+    assert a["name"] == "injected" and "/" not in a["name"] and re.fullmatch(r"[0-9a-f]{16}", a["hash"])
+    assert a["hash"] != b["hash"]  # other weights, other hash
