@@ -141,9 +141,13 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, 
     b, ctx_b = make(split, results, tmp_path / "b", phase2_epochs=0)
     b.fit(split, ctx_b, encoder)
     c, _ = make(split, results, tmp_path / "b")
+    epochs_run, train_epoch = [], c.train_epoch
+    c.train_epoch = lambda *args, **kwargs: epochs_run.append(args[5]) or train_epoch(*args, **kwargs)
     c.fit(split, ctx_b, encoder)
     _, metrics_c = evaluate(c, split, "test")
     assert metrics_c == metrics_a
+    # the resumed run read the checkpoint: it trained phase 2 only, not phase 1 again
+    assert epochs_run == [f"phase2 epoch {e}" for e in range(TINY_LASER["phase2_epochs"])]
     d, ctx_d = make(split, results, tmp_path / "d")
     d.fit(split, ctx_d, encoder)
     assert evaluate(d, split, "test")[1] == metrics_a
