@@ -2,6 +2,8 @@
 
 A suite's `methods` maps a display name to that run's config; the key `method` names the
 registered method (default: the display name), everything else is the method's config.
+`family_defaults` maps a method family (e.g. "ID-based") to settings every method of that
+family in the suite starts from, so shared settings are written once (suite_files/_id_baselines.yaml).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class SuiteConfig:
     seeds: list = field(default_factory=lambda: [0])
     split: dict = field(default_factory=dict)
     methods: dict = field(default_factory=dict)
+    family_defaults: dict = field(default_factory=dict)  # family -> settings its methods start from
 
     def __post_init__(self) -> None:
         for dataset in self.datasets:
@@ -83,6 +86,9 @@ def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int
         method = spec.pop("method", display)
         if method not in METHODS:
             raise unknown("method", method, METHODS.names())
+        shared = suite.family_defaults.get(getattr(METHODS.get(method), "family", None))
+        if shared:
+            spec = {**shared, **spec}
         for dataset in suite.datasets:
             for seed in seeds or suite.seeds:
                 specs.append(RunSpec(display, method, dataset, int(seed), spec))

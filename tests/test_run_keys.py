@@ -104,3 +104,15 @@ def test_a_record_stores_its_resolved_config_and_method_version(toy_split, tmp_p
     assert resolved["max_seq_length"] == 20 and resolved["epochs"] == 200 and resolved["model"]["n_layers"] == 2
     laser = METHODS.get("laser")({"profile": "cpu"})
     assert laser.resolved_config()["lr"] == 1e-3 and laser.resolved_config()["history"] == 3
+
+
+def test_id_baseline_settings_are_written_once_and_laser_encoder_uses_them():
+    from bench.suites import expand, load_suite
+    from laser.config import ID_ENCODER_CPU
+
+    shared = load_suite("main").family_defaults["ID-based"]
+    assert shared == ID_ENCODER_CPU  # the frozen encoder of Laser's cpu profile trains as the ID baselines do
+    for suite in ("main", "id_all"):
+        for spec in expand(load_suite(suite)):
+            if spec.method not in ("pop", "laser", "lora", "full_ft"):
+                assert spec.config == shared, spec.name
