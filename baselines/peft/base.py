@@ -35,17 +35,13 @@ from bench.llm.config import LLMConfig, resolve_profile
 from bench.llm.config import positive_int as positive
 from bench.llm.method import LLMMethod
 
-# Run keys of the version-2 records hash a resolved config that, when the baselines were built
-# on Laser's config class, also carried Laser's prefix, M-Former and ID-encoder fields at these
-# fixed values (Laser's dataclass defaults, prefix off). The baselines have no such settings;
-# `resolved_config` adds them back unchanged so that the keys of existing records stay current.
-# A baseline config given one of them is told it is a Laser setting.
-KEY_FIELDS_V2: dict[str, Any] = {
-    "prefix": "none", "moe": True, "experts": 8, "queries": 32, "top_k": 1, "mformer_hidden": 768, "mformer_heads": 12,
-    "mformer_blocks": 12, "balance_weight": 0.01, "mformer_init": "random", "pretrain_epochs": 5, "pretrain_lr": 1e-4,
-    "pretrain_batch_size": 64, "pretrain_top_k": 3, "pretrain_dim": 256, "pretrain_text_tokens": 32, "id_history": None,
-    "id_encoder": "bert4rec", "id_encoder_config": {},
-}
+# Laser's own settings (M-Former, pre-training, ID encoder): a baseline config given one is told
+# it is a Laser setting rather than an unknown key
+LASER_SETTINGS = (
+    "prefix", "moe", "experts", "queries", "top_k", "mformer_hidden", "mformer_heads", "mformer_blocks", "balance_weight", "mformer_init",
+    "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "pretrain_top_k", "pretrain_dim", "pretrain_text_tokens", "id_history",
+    "id_encoder", "id_encoder_config",
+)
 
 
 class TunedLLMMethod(LLMMethod):
@@ -61,16 +57,13 @@ class TunedLLMMethod(LLMMethod):
     @classmethod
     def _resolve(cls, config: Mapping[str, Any] | None):
         if isinstance(config, Mapping):
-            laser = sorted(set(config) & set(KEY_FIELDS_V2))
+            laser = sorted(set(config) & set(LASER_SETTINGS))
             if laser:
                 raise UserError(
                     f"method {cls.name}: {', '.join(laser)} {'is a Laser setting' if len(laser) == 1 else 'are Laser settings'} "
                     f"(M-Former / ID encoder); {cls.name} sees no collaborative IDs"
                 )
         return resolve_profile(cls.config_class, f"method {cls.name}", config, cls.profiles)
-
-    def resolved_config(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self.cfg), **KEY_FIELDS_V2}
 
     def _tune(self, backbone) -> tuple[Any, int, bool]:
         """-> (the decoder to run, positions it prepends to inputs_embeds, whether it follows .train())."""
