@@ -48,3 +48,22 @@ def test_records_name_the_backbone_portably_with_a_content_hash(split):
     b = backbone_identity(tiny_backbone(split.dataset.item_text[1:], seed=1))
     assert a["name"] == "injected" and "/" not in a["name"] and re.fullmatch(r"[0-9a-f]{16}", a["hash"])
     assert a["hash"] != b["hash"]  # other weights, other hash
+
+
+def test_every_cli_option_has_help_text():
+    import argparse
+
+    from bench.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not action.help and action.dest != "help":
+                missing.append(f"{path}: {action.dest}")
+
+    walk(build_parser(), "bench")
+    assert not missing, missing
