@@ -127,7 +127,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         ctx = FitContext(workdir=Path(results) / "work" / f"perf-{name}", seed=0, results_root=Path(results), progress=False)
         model = method.build(split, ctx)
         device = str(method.device())
-        optimizer, schedule = method.phase_optimizer("phase1", steps + 1, 1)
+        optimizer, schedule = method.phase_optimizer(steps + 1, 1)
         n_items = min(split.n_items, 128)
         _sync(device)
         t = time.perf_counter()

@@ -87,7 +87,7 @@ def pretrain(mformer, heads: PretrainHeads, id_encoder, train, cfg, seed: int, i
     params = [p for p in list(mformer.parameters()) + list(heads.parameters()) if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.pretrain_lr, weight_decay=cfg.weight_decay)
     bs = cfg.pretrain_batch_size
-    per_epoch = math.ceil(len(pretrain_rows(train, id_history, seed, 0)) / bs)
+    per_epoch = math.ceil(sum(max(len(seq) - 1, 0) for seq in train) / bs)  # len(pretrain_rows(...)) without building them
     total = per_epoch * cfg.pretrain_epochs
     schedule = get_cosine_with_min_lr_schedule_with_warmup(
         optimizer, min(cfg.warmup_steps, total // 10), total, min_lr=min(cfg.min_lr, cfg.pretrain_lr)

@@ -251,7 +251,7 @@ class LLMMethod(Method):
         tokens = sum(len(self.model.prompts.item_ids(c)) for c in cands)
         return loss, (balance + item_balance) / 2, tokens, float(allowed.sum(1).float().log().sum())
 
-    def phase_optimizer(self, phase: str, steps_per_epoch: int, n_epochs: int):
+    def phase_optimizer(self, steps_per_epoch: int, n_epochs: int):
         import torch
         from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
@@ -286,10 +286,10 @@ class LLMMethod(Method):
         timings: dict[str, float] = state.setdefault("timings", {"phase1_s": 0.0, "phase2_s": 0.0, "item_encoding_s": 0.0})
         n_epochs = {"phase1": self.cfg.phase1_epochs, "phase2": self.cfg.phase2_epochs}
         world = acc.num_processes
-        steps = count_bucketed_batches(len(self.training_rows(split, ctx.seed, "phase1", 0)), self.cfg.batch_size, self.cfg.length_buckets) // world
-        counts = train_item_counts(split)
+        # one epoch's rows: every epoch of either phase has as many, and their targets give MostPop's CE
         probe = self.training_rows(split, ctx.seed, "phase2", 0)
-        reference = {"ln_items": round(math.log(split.n_items), 4), "mostpop_ce": mostpop_cross_entropy(counts, [t for _, t in probe])}
+        steps = count_bucketed_batches(len(probe), self.cfg.batch_size, self.cfg.length_buckets) // world
+        reference = {"ln_items": round(math.log(split.n_items), 4), "mostpop_ce": mostpop_cross_entropy(train_item_counts(split), [t for _, t in probe])}
 
         def encode_items():
             ctx.rebalance_threads()
@@ -319,7 +319,7 @@ class LLMMethod(Method):
                 state.update(phase="phase2", epoch=0)
             if n_epochs[phase] == 0:
                 continue
-            optimizer, schedule = self.phase_optimizer(phase, steps, n_epochs[phase])
+            optimizer, schedule = self.phase_optimizer(steps, n_epochs[phase])
             optimizer = acc.prepare_optimizer(optimizer, device_placement=False)
             if optimizer_state is not None and state["epoch"] > 0:  # resuming inside this phase
                 optimizer.load_state_dict(optimizer_state)
