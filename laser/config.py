@@ -67,6 +67,9 @@ class LaserConfig(LLMConfig):
     pretrain_dim: int = 256  # the contrastive space (behaviour_proj / text_proj)
     pretrain_text_tokens: int = 32
     id_history: int | None = None  # items the ID encoder reads (None: its own max_seq_length); `history` is the text's
+    # BERT4Rec: append its [MASK] so C_u ends with the state it predicts the next item from
+    # (laser/id_encoder.py); the paper's "item states" are the observed items' only
+    id_next_state: bool = False
     id_encoder: str = "bert4rec"  # bert4rec | sasrec (a registered method name)
     id_encoder_config: dict = field(default_factory=dict)
 

@@ -1,6 +1,11 @@
 """The frozen ID-based encoder: a trained RecBole BERT4Rec/SASRec giving per-item states C_u.
 
 It stays frozen and in eval mode even when a parent module calls `.train()`.
+
+`next_state` (BERT4Rec): the history is followed by BERT4Rec's [MASK] token, as BERT4Rec itself
+does to predict (RecBole's `reconstruct_test_data`), so the states end with the one BERT4Rec
+scores the next item from; the observed items' states alone never carry it. SASRec's last
+state already is its next-item state, so the flag changes nothing there.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from torch import nn
 
 
 class FrozenIdEncoder(nn.Module):
-    def __init__(self, recbole_method, history: int) -> None:
+    def __init__(self, recbole_method, history: int, next_state: bool = False) -> None:
         super().__init__()
         self.model = recbole_method.model
         self.model.requires_grad_(False)
@@ -20,18 +25,23 @@ class FrozenIdEncoder(nn.Module):
         self.register_buffer("index", recbole_method.item_index.clone(), persistent=False)
         self.kind = recbole_method.model_name
         self.history = history
+        self.next_state = next_state and self.kind == "BERT4Rec"
         self.dim = int(self.model.item_embedding.weight.shape[1])
 
     def train(self, mode: bool = True) -> "FrozenIdEncoder":
         return super().train(False)  # dropout in a frozen encoder would only add noise
 
     def forward(self, histories: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> states [B, N, d], valid [B, N] for the last `history` items, left-aligned."""
-        n = max(max(min(len(h), self.history) for h in histories), 1)
+        """-> states [B, N, d], valid [B, N] for the last `history` items (then the [MASK]
+        state with `next_state`), left-aligned."""
+        extra = int(self.next_state)
+        n = max(max(min(len(h), self.history) for h in histories), 1) + extra
         seq = torch.zeros(len(histories), n, dtype=torch.long, device=self.index.device)
         for r, h in enumerate(histories):
             h = list(h)[-self.history :]
             seq[r, : len(h)] = self.index[torch.tensor(h, device=self.index.device)]
+            if extra:
+                seq[r, len(h)] = self.model.mask_token
         valid = seq > 0
         with torch.no_grad():
             states = self._states(seq)

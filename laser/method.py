@@ -51,9 +51,11 @@ class LaserMethod(LLMMethod):
         path = trainer.cache_path(ctx.cache_dir, split.hash, ctx.seed)
         # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
         # variants) wait for it and load the cache
-        id_history = self.cfg.id_history or settings.max_seq_length
-        if id_history > settings.max_seq_length:
-            raise UserError(f"laser id_history ({id_history}) exceeds the ID encoder's max_seq_length ({settings.max_seq_length})")
+        # the [MASK] of `id_next_state` takes one of the encoder's positions
+        window = settings.max_seq_length - int(self.cfg.id_next_state and trainer.model_name == "BERT4Rec")
+        id_history = self.cfg.id_history or window
+        if id_history > window:
+            raise UserError(f"laser id_history ({id_history}) exceeds the {window} items the ID encoder reads (max_seq_length {settings.max_seq_length}{', one position for the [MASK] of id_next_state' if window < settings.max_seq_length else ''})")
         with ctx.lock(f"encoder-{path.stem}"):
             if not path.exists():
                 if ctx.on_epoch:
@@ -61,7 +63,7 @@ class LaserMethod(LLMMethod):
                 trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
         method = type(trainer).load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         self._encoder_key = path.stem
-        return FrozenIdEncoder(method, id_history)
+        return FrozenIdEncoder(method, id_history, self.cfg.id_next_state)
 
     def resolved_config(self) -> dict[str, Any]:
         """`cfg` with the frozen ID encoder's settings resolved too (RecBole defaults filled in):
@@ -153,6 +155,8 @@ class LaserMethod(LLMMethod):
         # the random start's text path reads the LLM's token embeddings
         ident.update(encoder=getattr(self, "_encoder_key", None), id_history=self.model.id_encoder.history, split=split.hash, seed=ctx.seed,
                      llm=None if self._bert else self.model.backbone.config.name_or_path, version=1)
+        if self.model.id_encoder.next_state:  # keyed only when on, so the caches of earlier runs stay valid
+            ident["next_state"] = True
         path = Path(ctx.cache_dir) / "mformer" / f"mformer-{content_hash(ident)}.pt"
         mformer = self.model.prefix
         with ctx.lock(f"mformer-{path.stem}"):

@@ -160,6 +160,27 @@ def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code
     return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params, path if llm_folder else None)
 
 
+def keep_first_layers(backbone: Backbone, n: int | None) -> Backbone:
+    """The decoder cut to its first `n` layers (None: unchanged), its final norm kept: the
+    read-out is the normed state after layer n. A cheaper backbone (the LLM's cost is linear in
+    its layers) for budgets where the full depth does not pay for itself."""
+    if n is None:
+        return backbone
+    layers = getattr(backbone.decoder, "layers", None)
+    if layers is None:
+        raise UserError(f"llm_layers: {backbone.name} has no `layers` list to cut (keep llm_layers null)")
+    if n > len(layers):
+        raise UserError(f"llm_layers {n} exceeds the {len(layers)} layers of {backbone.name}")
+    dropped = sum(p.numel() for layer in layers[n:] for p in layer.parameters())
+    backbone.decoder.layers = layers[:n]
+    config = backbone.decoder.config
+    config.num_hidden_layers = n
+    if isinstance(getattr(config, "layer_types", None), list):
+        config.layer_types = config.layer_types[:n]
+    backbone.n_params -= dropped
+    return backbone
+
+
 def backbone_identity(backbone: Backbone) -> dict[str, str]:
     """What a run record says about its LLM: a portable name (the folder's name, never a home
     path) and a content hash of its config and weight files (of the config and the tensors for

@@ -30,6 +30,7 @@ class LLMConfig:
     llm: str | None = None  # None: the embedded SmolLM2 default
     dtype: str = "auto"  # backbone weights: auto (bf16 where the hardware has it, else fp32) | fp32 | bf16 | fp16
     trust_remote_code: bool = False
+    llm_layers: int | None = None  # keep the LLM's first N decoder layers (its final norm still applies); None: all
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     autocast: str = "auto"  # auto (bf16 where supported) | bf16 | off
     attention: str = "auto"  # auto (eager on CPU, sdpa on GPU) | eager | sdpa: the LLM's attention kernel, same maths
@@ -92,6 +93,8 @@ class LLMConfig:
             raise UserError(f"{where} weight_decay and min_lr must be >= 0")
         if self.min_lr > self.lr:
             raise UserError(f"{where} min_lr ({self.min_lr}) cannot exceed lr ({self.lr})")
+        if self.llm_layers is not None:
+            positive_int(where, "llm_layers", self.llm_layers)
         if self.valid_users is not None and (not isinstance(self.valid_users, int) or self.valid_users <= 0):
             raise UserError(f"{where} valid_users must be a positive integer or null, got {self.valid_users!r}")
 

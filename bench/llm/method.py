@@ -120,7 +120,7 @@ class LLMMethod(Method):
         return Accelerator(cpu=cpu, device_placement=False, kwargs_handlers=[ddp])
 
     def build(self, split, ctx: FitContext, side_inputs=None):
-        from bench.llm.backbone import backbone_identity, load_backbone, set_attention
+        from bench.llm.backbone import backbone_identity, keep_first_layers, load_backbone, set_attention
         from bench.llm.prompt import PromptBuilder
 
         if self._injected_backbone is not None:
@@ -130,6 +130,7 @@ class LLMMethod(Method):
 
             dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
             backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
+        backbone = keep_first_layers(backbone, self.cfg.llm_layers)
         self.attention = set_attention(backbone.decoder, self.cfg.attention, self.device().type)
         self.backbone_identity = backbone_identity(backbone)  # before any method wraps or tunes it
         side_inputs = self._side_inputs(split, ctx, side_inputs)
