@@ -331,6 +331,109 @@ def test_a_shared_full_run_serves_every_component_it_lists():
     assert summary.loc["prefix_only_eos", "drop_percent"] > 0
 
 
+def paper_ablation_records(moe_p: float = 0.12) -> list[dict]:
+    """Three seeds on amazon-scientific (the paper's Scientific, Table 4): the full model, no_moe at
+    `moe_p` (above the full model's 0.10 by default, below it in the paper), no_mformer below it as in
+    the paper, no_stage2 near it (its side is for the test to compute), no_stage1 with the full
+    model's own ranks (equal)."""
+    out = []
+    for seed in (0, 1, 2):
+        def run(variant, **kw):
+            name = "laser" if variant == "full" else f"laser/{variant}"
+            return make_record(name, seed, "amazon-scientific", config={"profile": "cpu", "v": variant}, tags={"component": "m_former", "variant": variant}, **kw)
+
+        out += [run("full", p=0.10), run("no_moe", p=moe_p), run("no_mformer", p=0.06), run("no_stage2", p=0.101)]
+        out.append(run("no_stage1", ranks=ranks_for(0.10, seed)))
+    return out
+
+
+def ablation_table(records, metrics=("ndcg@10",)):
+    sections, _ = reports.ablation_sections(records, list(metrics), rt.load_paper_results())
+    return sections[0].frame.set_index(["variant", "metric"]), sections[0].views[0]
+
+
+def per_user_ndcg10(ranks) -> np.ndarray:  # written out here, not bench.metrics', so the test checks the report's arithmetic
+    r = np.asarray(ranks, dtype=float)
+    return np.where(r <= 10, 1.0 / np.log2(r + 1.0), 0.0)
+
+
+def test_ablation_p_value_is_scipy_wilcoxon_on_per_user_differences_paired_by_user_and_seed():
+    from scipy.stats import wilcoxon
+
+    records = paper_ablation_records()
+    frame, view = ablation_table(records, ("ndcg@10", "mrr"))
+    per_user = {"ndcg@10": per_user_ndcg10, "mrr": lambda r: 1.0 / np.asarray(r, dtype=float)}
+    runs = {(rt.tags(r)["variant"], r["seed"]): r["ranks"]["test"] for r in records}
+    for variant in ("no_moe", "no_mformer", "no_stage2"):
+        for metric, f in per_user.items():
+            diffs = [f(runs[(variant, s)]) - f(runs[("full", s)]) for s in (0, 1, 2)]
+            expected = wilcoxon(np.mean(diffs, axis=0)).pvalue
+            pooled = wilcoxon(np.concatenate(diffs)).pvalue  # pairing by user only, seeds pooled: must not be what the report does
+            assert expected != pytest.approx(pooled)
+            row = frame.loc[(variant, metric)]
+            assert row["p_value"] == pytest.approx(expected, rel=1e-12) and (row["users"], row["seeds"]) == (N_USERS, 3)
+    assert 0.01 < frame.loc[("no_stage2", "ndcg@10"), "p_value"] < 0.99  # a p-value scipy could get wrong in either tail
+    assert frame.loc[("no_stage1", "ndcg@10"), "p_value"] == 1.0 and pd.isna(frame.loc[("full", "ndcg@10"), "p_value"])
+    p_col = view.columns.index("p")
+    cells = {row[0].text: row[p_col].text for row in view.rows}
+    assert cells["laser/no_stage2"] == f"{frame.loc[('no_stage2', 'ndcg@10'), 'p_value']:.3g}" and cells["laser"] == ""
+
+
+def test_ablation_signs_ours_and_the_papers_against_each_full_model():
+    records = paper_ablation_records()
+    frame, view = ablation_table(records)
+    ndcg = {v: np.mean([r["metrics"]["test"]["ndcg@10"] for r in records if rt.tags(r)["variant"] == v]) for v in ("full", "no_moe", "no_mformer", "no_stage2")}
+    stage2 = "above" if ndcg["no_stage2"] > ndcg["full"] else "below"
+    assert ndcg["no_moe"] > ndcg["full"] > ndcg["no_mformer"]
+    assert frame.xs("ndcg@10", level="metric")["sign"].to_dict() == {"full": None, "no_moe": "above", "no_mformer": "below", "no_stage2": stage2, "no_stage1": "equal"}
+    paper = rt.load_paper_results().query("table == 4 and dataset == 'scientific'").set_index("key")["ndcg@10"]
+    assert paper["no_moe"] < paper["full"] and paper["no_mformer"] < paper["full"] and paper["no_stage1"] < paper["full"]
+    row = frame.loc[("no_moe", "ndcg@10")]
+    assert (row["published"], row["published_full"], row["published_sign"]) == (paper["no_moe"], paper["full"], "below")
+    assert row["published_drop_percent"] == pytest.approx((paper["full"] - paper["no_moe"]) / paper["full"] * 100)
+    assert frame.xs("ndcg@10", level="metric")["differs"].to_dict() == {"full": False, "no_moe": True, "no_mformer": False, "no_stage2": stage2 == "above", "no_stage1": True}
+    ours, theirs = view.columns.index("vs full"), view.columns.index("(paper) vs full")
+    cells = {row[0].text: (row[ours].text, row[theirs].text) for row in view.rows}
+    drop = (ndcg["full"] - ndcg["no_moe"]) / ndcg["full"] * 100
+    assert cells["laser/no_moe"] == (f"{-drop:.1f}% above", f"{row['published_drop_percent']:.1f}% below")
+    assert cells["laser/no_stage1"][0] == "equal" and cells["laser"] == ("", "")
+
+
+def test_the_readme_says_where_our_ordering_differs_from_the_papers_and_only_there(tmp_path):
+    def sentences(records, folder):
+        reports.ablation_report(records, tmp_path / folder, ["ndcg@10"])
+        return [line for line in (tmp_path / folder / "README.md").read_text().splitlines() if "differs from the paper" in line]
+
+    records = paper_ablation_records()
+    frame, _ = ablation_table(records)
+    differing = [v for v in frame.index.get_level_values("variant") if frame.loc[(v, "ndcg@10"), "differs"]]
+    assert "no_moe" in differing and "no_mformer" not in differing
+    lines = sentences(records, "differ")
+    assert len(lines) == len(differing)
+    p = frame.loc[("no_moe", "ndcg@10"), "p_value"]
+    assert f"- Ours differs from the paper on amazon-scientific NDCG@10: laser/no_moe is above the full model here (p = {p:.3g}), below it in the paper." in lines
+    assert "- Ours differs from the paper on amazon-scientific NDCG@10: laser/no_stage1 is level with the full model here (p = 1), below it in the paper." in lines
+    assert not any("laser/no_mformer " in line for line in lines)
+
+    agreeing = [r for r in paper_ablation_records(moe_p=0.06) if rt.tags(r)["variant"] in ("full", "no_moe", "no_mformer")]
+    assert sentences(agreeing, "agree") == []
+    # no_moe above the full model on a dataset the paper does not have: nothing to disagree with
+    unpublished = [r | {"dataset": "ml-100k"} for r in records if rt.tags(r)["variant"] in ("full", "no_moe")]
+    assert sentences(unpublished, "unpublished") == []
+
+    # every published variant is below the paper's full Laser: a paper with two variants above it
+    # checks that the sentence follows the paper's sign, not "ours is not below"
+    paper = rt.load_paper_results()
+    above = (paper["table"] == 4) & (paper["dataset"] == "scientific") & paper["key"].isin(["no_moe", "no_mformer"])
+    paper.loc[above, "ndcg@10"] = 0.2
+    sections, _ = reports.ablation_sections([r for r in records if rt.tags(r)["variant"] in ("full", "no_moe", "no_mformer")], ["ndcg@10"], paper)
+    text = reports.markdown_table(sections[0].views[0])
+    p = sections[0].frame.set_index("variant").loc["no_mformer", "p_value"]
+    assert [line for line in text.splitlines() if "differs from the paper" in line] == [
+        f"- Ours differs from the paper on amazon-scientific NDCG@10: laser/no_mformer is below the full model here (p = {p:.3g}), above it in the paper."
+    ]
+
+
 def test_experts_grid_reads_k_and_l():
     records = [
         make_record(f"laser/K{k}_L{q}", s, p=0.01 * k + 0.001 * q, config={"profile": "cpu", "experts": k, "queries": q}, tags={"component": "experts", "variant": f"K{k}_L{q}"})
@@ -427,14 +530,14 @@ def test_readme_embeds_figures_tables_protocol_and_split_hash(built):
     assert "| Family | Method | Collab. IDs | ml-100k Recall@10 |" in readme
     assert "Published (Amazon 2018)" in readme and "0.1396" in readme
     ablation = (out / "ablations" / "README.md").read_text()
-    assert "laser/no_moe" in ablation and "drop %" in ablation and "w/o MoE" in ablation
+    assert "laser/no_moe" in ablation and "vs full" in ablation and "w/o MoE" in ablation
 
 
 def test_latex_uses_booktabs_and_escapes_names(built):
     out, _ = built
     tex = (out / "ablations" / "ablation_m_former.tex").read_text()
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
-    assert r"laser/no\_moe" in tex and "laser/no_moe" not in tex and r"drop \%" in tex
+    assert r"laser/no\_moe" in tex and "laser/no_moe" not in tex and r"\% below" in tex
 
 
 def test_regenerating_reports_writes_the_same_bytes(built, tmp_path):

@@ -61,6 +61,7 @@ from bench.report.frames import (  # noqa: F401
 from bench.report.ablation_frames import (  # noqa: F401
     ablation_frame,
     ablation_records,
+    attach_paper_order,
     attach_published,
     components,
     curves_frame,
@@ -79,8 +80,10 @@ from bench.report.layout import (  # noqa: F401
     Section,
     TableView,
     WILCOXON_NOTE,
+    WILCOXON_TEST,
     fmt,
     fmt_count,
+    fmt_p,
     summary_cell,
 )
 from bench.report.views import (  # noqa: F401

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from bench.report.records import PAPER_RESULTS, _GRID_NAME, _K_KEYS, _L_KEYS, is_ok, metric_value, tags
-from bench.report.frames import runs_frame, summarize
+from bench.report.frames import paired_wilcoxon, runs_frame, summarize
 
 
 # ---------------------------------------------------------------- ablations (Tables 4-7)
@@ -39,7 +40,10 @@ def ablation_records(records: Sequence[dict[str, Any]], component: str) -> tuple
 
 
 def ablation_frame(records: Sequence[dict[str, Any]], metrics: Sequence[str], stage: str = "test"):
-    """Summary per (variant, dataset, metric) with `drop_percent` = (full - variant) / full * 100."""
+    """Summary per (variant, dataset, metric) with `drop_percent` = (full - variant) / full * 100,
+    `sign` (the variant's mean "below", "above" or "equal" to the full model's; None on the full
+    row and where a mean is missing) and `p_value`, `users`, `seeds` of `paired_wilcoxon`, the
+    variant's per-user values against the full model's (NaN on the full row)."""
     runs = runs_frame(records, metrics, stage)
     runs["variant"] = runs["variant"].fillna(runs["name"])
     runs = runs.sort_values("variant", key=lambda s: s != "full", kind="stable").reset_index(drop=True)
@@ -47,7 +51,64 @@ def ablation_frame(records: Sequence[dict[str, Any]], metrics: Sequence[str], st
     full = summary[summary["variant"] == "full"].set_index(["dataset", "metric"])["mean"]
     summary["full_mean"] = [full.get((d, m), float("nan")) for d, m in zip(summary["dataset"], summary["metric"])]
     summary["drop_percent"] = (summary["full_mean"] - summary["mean"]) / summary["full_mean"] * 100
+    is_full = summary["variant"] == "full"
+    summary["sign"] = [None if f else _sign(v, ref) for f, v, ref in zip(is_full, summary["mean"], summary["full_mean"])]
+    # a difference of means alone can be seed noise: the same users' values, variant vs full, say whether it is
+    ranks = _variant_ranks(records, stage)
+    tests = [
+        (float("nan"), 0, 0) if f else paired_wilcoxon(ranks.get((v, n, d), {}), _full_ranks(ranks, d), m)
+        for f, v, n, d, m in zip(is_full, summary["variant"], summary["name"], summary["dataset"], summary["metric"])
+    ]
+    summary["p_value"] = [t[0] for t in tests]
+    summary["users"] = [t[1] for t in tests]
+    summary["seeds"] = [t[2] for t in tests]
     return summary
+
+
+def _sign(value: float, full: float) -> str | None:
+    """Where `value` lies against the full model's `full`; None when either is missing (a failed run)."""
+    if math.isnan(value) or math.isnan(full):
+        return None
+    return "below" if value < full else "above" if value > full else "equal"
+
+
+def _variant_ranks(records: Iterable[dict[str, Any]], stage: str) -> dict[tuple, dict[int, list]]:
+    """(variant, name, dataset) -> {seed: per-user ranks} of ok runs, keyed as the summary's rows
+    are so that each row's test uses exactly the runs its mean is over."""
+    index: dict[tuple, dict[int, list]] = {}
+    for r in records:
+        if is_ok(r) and (r.get("ranks") or {}).get(stage):
+            variant = tags(r).get("variant") or r.get("name")  # as runs_frame's rows fill it
+            index.setdefault((variant, r.get("name"), r["dataset"]), {})[r["seed"]] = r["ranks"][stage]
+    return index
+
+
+def _full_ranks(index: dict[tuple, dict[int, list]], dataset: str) -> dict[int, list]:
+    """The full model's ranks on `dataset`, by seed, whatever its row's name: the full run may be
+    borrowed from another component (`ablation_records`), and `full_mean` ignores the name too."""
+    seeds: dict[int, list] = {}
+    for (variant, _, d), by_seed in index.items():
+        if variant == "full" and d == dataset:
+            seeds.update(by_seed)
+    return seeds
+
+
+def attach_paper_order(summary, published):
+    """After `attach_published`: the paper's side of each variant's comparison with the full model.
+
+    Adds `published_full` (the paper's full Laser, its row of the same published table, same
+    dataset and metric), `published_drop_percent`, `published_sign` (as `sign`, None where the
+    paper has no number) and `differs`: True where both signs are known and disagree, so that a
+    report can say in words where our ordering is not the paper's."""
+    # the same lookup as the variant's own number, with every row asking for the paper's "full" key
+    full = attach_published(summary.assign(_paper_full="full"), published, key="_paper_full")["published"]
+    out = summary.copy()
+    out["published_full"] = full.to_numpy()
+    out["published_drop_percent"] = (out["published_full"] - out["published"]) / out["published_full"] * 100
+    is_full = out["variant"] == "full"
+    out["published_sign"] = [None if f else _sign(v, ref) for f, v, ref in zip(is_full, out["published"], out["published_full"])]
+    out["differs"] = [a is not None and b is not None and a != b for a, b in zip(out["sign"], out["published_sign"])]
+    return out
 
 
 def grid_coordinates(record: dict[str, Any]) -> tuple[int, int] | None:

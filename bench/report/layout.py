@@ -11,11 +11,13 @@ PROTOCOL = (
     "leave-one-out by time (last item = test, second-to-last = validation), full ranking over all items, "
     "ties counted against the target; test metrics; model selection on validation only"
 )
-WILCOXON_NOTE = (
-    "*: p < 0.05 in a two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon) on per-user values of the "
-    "column's metric, Laser vs that baseline, paired by user within each seed (differences averaged over the "
-    "seeds both have)."
+# one wording of the paired test for every table that reports it ({pair}: who is tested against whom)
+WILCOXON_TEST = (
+    "a two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon) on per-user values of the "
+    "column's metric, {pair}, paired by user within each seed (differences averaged over the "
+    "seeds both have)"
 )
+WILCOXON_NOTE = "*: p < 0.05 in " + WILCOXON_TEST.format(pair="Laser vs that baseline") + "."
 
 
 # ---------------------------------------------------------------- table layout
@@ -61,6 +63,11 @@ def fmt(value: Any, digits: int = 4) -> str:
     if not _present(value):
         return "–"
     return f"{value:.{digits}f}"
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value as the main table's notes write it (3 significant digits); "–" when no test ran."""
+    return f"{p:.3g}" if _present(p) else "–"
 
 
 def fmt_count(n: Any) -> str:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from bench.report.records import FLOOR_FAMILY, PAPER_DATASETS, PAPER_SOURCE, metric_label
 from bench.report.frames import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING, cost_frame, hyperparameter_frame
-from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, _datasets, _present, _seed_note, _status_notes, _with_published, _yes_no, fmt, fmt_count, summary_cell
+from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, WILCOXON_TEST, _datasets, _present, _seed_note, _status_notes, _with_published, _yes_no, fmt, fmt_count, fmt_p, summary_cell
 
 
 # ---------------------------------------------------------------- main table (Table 2)
@@ -240,13 +240,16 @@ def hyperparameter_sections(records) -> list[Section]:
 
 
 def ablation_view(summary, metrics: Sequence[str], component: str, table: int | None, borrowed_from: str | None) -> TableView:
+    """Per metric: ours (mean ± std), where it lies against the full model and the paired test's p,
+    then, where the paper has the dataset, the paper's number and where it lies against the paper's
+    full Laser. A note under the table says in words each place where the two orderings disagree."""
     from bench.report import metric_label
 
     datasets = _datasets(summary)
     side = {d: _with_published(summary, d) for d in datasets}
     columns, header = ["Variant"], [("", 1)]
     for d in datasets:
-        cols = [c for m in metrics for c in [metric_label(m), "drop %"] + (["(paper)"] if side[d] else [])]
+        cols = [c for m in metrics for c in [metric_label(m), "vs full", "p"] + (["(paper)", "(paper) vs full"] if side[d] else [])]
         columns += cols
         header.append((d, len(cols)))
     cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
@@ -256,21 +259,58 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
         for d in datasets:
             for m in metrics:
                 r = cells.get((name, d, m))
-                row += [summary_cell(r), Cell(fmt(r.drop_percent, 1) if r.variant != "full" else "")] if r is not None else [Cell("–"), Cell("–")]
+                if r is None:
+                    row += [Cell("–")] * (5 if side[d] else 3)
+                    continue
+                full = r.variant == "full"  # the reference row: nothing to compare it with
+                row += [summary_cell(r), Cell("" if full else _versus(r.drop_percent, r.sign)), Cell("" if full else fmt_p(r.p_value))]
                 if side[d]:
-                    row.append(Cell(fmt(r.published) if r is not None else "–"))
+                    row += [Cell(fmt(r.published)), Cell("" if full else _versus(r.published_drop_percent, r.published_sign))]
         rows.append(row)
-    notes = [_seed_note(summary), "drop %: (full − variant) / full × 100 on the means; positive = the variant is worse than the full model."]
+    notes = [
+        _seed_note(summary),
+        "vs full: how far the variant's mean lies below or above the full model's, in % of the full model's mean (the CSV's drop_percent = (full − variant) / full × 100).",
+        "p: the p-value of " + WILCOXON_TEST.format(pair="the variant vs the full model") + "; '–' where they share no seed.",
+    ]
     notes += _status_notes(summary)
     if not (summary["variant"] == "full").any():
-        notes.append("No full-model run was found for this component, so no drop is given.")
+        notes.append("No full-model run was found for this component, so no comparison is given.")
     if borrowed_from:
         notes.append(f"The full model's runs are those tagged with component {borrowed_from} (one run serves every component).")
     if any(side.values()):
-        notes.append(f"(paper): the published value of the same variant (Zhang et al. 2024, arXiv 2409.01605, Table {table}).")
+        notes.append(
+            f"(paper): the published value of the same variant; (paper) vs full: the same comparison with the paper's full Laser "
+            f"(Zhang et al. 2024, arXiv 2409.01605, Table {table})."
+        )
+        notes += _order_differences(summary)
     notes.append(f"Protocol: {PROTOCOL}.")
     caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "")
     return TableView(caption, columns, rows, header, [1] if len(rows) > 1 else [], notes)
+
+
+# how a sign reads in a sentence: "<variant> is <phrase> the full model"
+_ORDER_PHRASE = {"below": "below", "above": "above", "equal": "level with"}
+
+
+def _versus(drop_percent: float, sign: str | None) -> str:
+    """The cell: "12.3% below", "4.1% above" or "equal"; "–" without a sign (a failed run, no full model)."""
+    if sign is None:
+        return "–"
+    if sign == "equal" or not math.isfinite(drop_percent):  # a zero full mean has no relative change
+        return sign
+    return f"{abs(drop_percent):.1f}% {sign}"
+
+
+def _order_differences(summary) -> list[str]:
+    """A sentence for each variant, dataset and metric where our ordering against the full model is
+    not the paper's: the paper's datasets differ from ours, so its orderings are what we can check."""
+    if "differs" not in summary:
+        return []
+    return [
+        f"Ours differs from the paper on {r.dataset} {metric_label(r.metric)}: {r.name} is {_ORDER_PHRASE[r.sign]} the full model here "
+        f"({'p = ' + fmt_p(r.p_value) if _present(r.p_value) else 'no shared seed to test'}), {_ORDER_PHRASE[r.published_sign]} it in the paper."
+        for r in summary[summary["differs"]].itertuples(index=False)
+    ]
 
 
 def grid_view(grid, metric: str) -> TableView:
