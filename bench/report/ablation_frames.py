@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from bench.report.records import PAPER_RESULTS, _GRID_NAME, _K_KEYS, _L_KEYS, is_ok, metric_value, tags
+from bench.report.records import PAPER_KEY_OF_VARIANT, PAPER_RESULTS, _GRID_NAME, _K_KEYS, _L_KEYS, is_ok, metric_value, tags
 from bench.report.frames import paired_wilcoxon, runs_frame, summarize
 
 
@@ -93,22 +93,57 @@ def _full_ranks(index: dict[tuple, dict[int, list]], dataset: str) -> dict[int, 
     return seeds
 
 
-def attach_paper_order(summary, published):
-    """After `attach_published`: the paper's side of each variant's comparison with the full model.
+def compare_with_paper(summary, published):
+    """`ablation_frame`'s summary beside the paper's table `published` (`published_frame`):
+    `paper_key`, the variant's key in the paper (its own name unless `PAPER_KEY_OF_VARIANT` says
+    otherwise), then `attach_published` on that key and `attach_paper_order`."""
+    keyed = summary.assign(paper_key=[PAPER_KEY_OF_VARIANT.get(v, v) for v in summary["variant"]])
+    return attach_paper_order(attach_published(keyed, published, key="paper_key"), published, key="paper_key")
 
-    Adds `published_full` (the paper's full Laser, its row of the same published table, same
-    dataset and metric), `published_drop_percent`, `published_sign` (as `sign`, None where the
-    paper has no number) and `differs`: True where both signs are known and disagree, so that a
+
+def attach_paper_order(summary, published, key: str = "variant"):
+    """After `attach_published(summary, published, key)`: the paper's side of each variant's comparison with the full model.
+
+    On a dataset the paper has: `published_full` (the paper's full Laser, its row of the same
+    published table, same dataset and metric), `published_drop_percent` and `published_sign` (as
+    `sign`, None where the paper has no number). On a dataset the paper lacks there is no number to
+    set beside ours, but the paper's orderings can still be held against ours:
+    `published_drop_percent_<p>` and `published_sign_<p>` for each dataset p of the paper's table
+    (NaN and None on rows whose dataset the paper has). `differs_on`: the paper's datasets (", "
+    between them) where both signs are known and disagree, the same dataset where the paper has
+    ours, every one of its datasets where it lacks ours; `differs`: whether there is any, so that a
     report can say in words where our ordering is not the paper's."""
-    # the same lookup as the variant's own number, with every row asking for the paper's "full" key
-    full = attach_published(summary.assign(_paper_full="full"), published, key="_paper_full")["published"]
+    paper_datasets = list(dict.fromkeys(published["dataset"].dropna()))
     out = summary.copy()
-    out["published_full"] = full.to_numpy()
-    out["published_drop_percent"] = (out["published_full"] - out["published"]) / out["published_full"] * 100
-    is_full = out["variant"] == "full"
-    out["published_sign"] = [None if f else _sign(v, ref) for f, v, ref in zip(is_full, out["published"], out["published_full"])]
-    out["differs"] = [a is not None and b is not None and a != b for a, b in zip(out["sign"], out["published_sign"])]
+    out["published_full"], out["published_drop_percent"], out["published_sign"] = _paper_side(out, out["published"], published)
+    own = [paper_dataset(str(d), paper_datasets) for d in out["dataset"]]
+    differs_on = [[p] if p is not None and _disagree(s, ps) else [] for p, s, ps in zip(own, out["sign"], out["published_sign"])]
+    for p in paper_datasets:
+        there = out.assign(dataset=p)  # every row asks for the paper's number on p, whatever its own dataset
+        _, drop, sign = _paper_side(there, attach_published(there, published, key=key)["published"], published)
+        out[f"published_drop_percent_{p}"] = [x if o is None else float("nan") for x, o in zip(drop, own)]
+        out[f"published_sign_{p}"] = [x if o is None else None for x, o in zip(sign, own)]
+        for found, o, ours, theirs in zip(differs_on, own, out["sign"], sign):
+            if o is None and _disagree(ours, theirs):
+                found.append(p)
+    out["differs_on"] = [", ".join(found) for found in differs_on]
+    out["differs"] = [bool(found) for found in differs_on]
     return out
+
+
+def _paper_side(summary, values, published) -> tuple[list[float], list[float], list[str | None]]:
+    """The paper's full Laser for each row (same table, dataset and metric), `values`' drop from it
+    in % and its sign (None on the full row and where either number is missing)."""
+    # the same lookup as the variant's own number, with every row asking for the paper's "full" key
+    full = attach_published(summary.assign(_paper_full="full"), published, key="_paper_full")["published"].tolist()
+    values = [float(v) for v in values]
+    drop = [(ref - v) / ref * 100 if ref else float("nan") for v, ref in zip(values, full)]
+    sign = [None if f else _sign(v, ref) for f, v, ref in zip(summary["variant"] == "full", values, full)]
+    return full, drop, sign
+
+
+def _disagree(ours: str | None, theirs: str | None) -> bool:
+    return ours is not None and theirs is not None and ours != theirs
 
 
 def grid_coordinates(record: dict[str, Any]) -> tuple[int, int] | None:

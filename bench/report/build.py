@@ -79,7 +79,7 @@ def ablation_sections(records, metrics: Sequence[str], paper) -> tuple[list[Sect
         rt.check_consistent(chosen, row="variant")
         table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
         published = rt.published_frame(paper, table or 0, metrics)
-        summary = rt.attach_paper_order(rt.attach_published(rt.ablation_frame(chosen, metrics), published, key="variant"), published)
+        summary = rt.compare_with_paper(rt.ablation_frame(chosen, metrics), published)
         views = [ablation_view(summary, metrics, component, table, borrowed)]
         if (block := published_view(published, table)) is not None:
             views.append(block)

@@ -242,17 +242,27 @@ def hyperparameter_sections(records) -> list[Section]:
 def ablation_view(summary, metrics: Sequence[str], component: str, table: int | None, borrowed_from: str | None) -> TableView:
     """Per metric: ours (mean ± std), where it lies against the full model and the paired test's p,
     then, where the paper has the dataset, the paper's number and where it lies against the paper's
-    full Laser. A note under the table says in words each place where the two orderings disagree."""
+    full Laser; where the paper lacks it, where the variant lies against the paper's full Laser on
+    each of the paper's datasets. A note under the table says in words each place where the two
+    orderings disagree."""
     from bench.report import metric_label
 
     datasets = _datasets(summary)
     side = {d: _with_published(summary, d) for d in datasets}
+    elsewhere = {d: [] if side[d] else _paper_datasets_beside(summary, d) for d in datasets}
     columns, header = ["Variant"], [("", 1)]
     for d in datasets:
-        cols = [c for m in metrics for c in [metric_label(m), "vs full", "p"] + (["(paper)", "(paper) vs full"] if side[d] else [])]
+        paper_cols = ["(paper)", "(paper) vs full"] if side[d] else [f"paper vs full ({p})" for p in elsewhere[d]]
+        cols = [c for m in metrics for c in [metric_label(m), "vs full", "p"] + paper_cols]
         columns += cols
         header.append((d, len(cols)))
     cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
+    # read by column name: a paper dataset's name need not make an attribute
+    gaps = {
+        (row["name"], row["dataset"], row["metric"], p): (row[f"published_drop_percent_{p}"], row[f"published_sign_{p}"])
+        for row in summary.to_dict("records")
+        for p in _paper_datasets(summary)
+    }
     rows = []
     for name in dict.fromkeys(summary["name"]):
         row = [Cell(name)]
@@ -260,12 +270,13 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
             for m in metrics:
                 r = cells.get((name, d, m))
                 if r is None:
-                    row += [Cell("–")] * (5 if side[d] else 3)
+                    row += [Cell("–")] * (3 + (2 if side[d] else len(elsewhere[d])))
                     continue
                 full = r.variant == "full"  # the reference row: nothing to compare it with
                 row += [summary_cell(r), Cell("" if full else _versus(r.drop_percent, r.sign)), Cell("" if full else fmt_p(r.p_value))]
                 if side[d]:
                     row += [Cell(fmt(r.published)), Cell("" if full else _versus(r.published_drop_percent, r.published_sign))]
+                row += [Cell("" if full else _versus(*gaps[(name, d, m, p)])) for p in elsewhere[d]]
         rows.append(row)
     notes = [
         _seed_note(summary),
@@ -277,15 +288,45 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
         notes.append("No full-model run was found for this component, so no comparison is given.")
     if borrowed_from:
         notes.append(f"The full model's runs are those tagged with component {borrowed_from} (one run serves every component).")
+    source = f"Zhang et al. 2024, arXiv 2409.01605, Table {table}"
     if any(side.values()):
+        notes.append(f"(paper): the published value of the same variant; (paper) vs full: the same comparison with the paper's full Laser ({source}).")
+    if any(elsewhere.values()):
+        lacking = ", ".join(d for d in datasets if elsewhere[d])
         notes.append(
-            f"(paper): the published value of the same variant; (paper) vs full: the same comparison with the paper's full Laser "
-            f"(Zhang et al. 2024, arXiv 2409.01605, Table {table})."
+            f"paper vs full (X): where the same variant lies against the paper's full Laser on the paper's dataset X ({source}); "
+            f"the paper has no {lacking}, so its numbers are not set beside ours, only its orderings."
         )
-        notes += _order_differences(summary)
+    if renamed := _renamed_variants(summary):
+        notes.append(f"The paper's names for our variants: {renamed}.")
+    notes += _order_differences(summary)
     notes.append(f"Protocol: {PROTOCOL}.")
     caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "")
     return TableView(caption, columns, rows, header, [1] if len(rows) > 1 else [], notes)
+
+
+def _paper_datasets(summary) -> list[str]:
+    """The paper's datasets that `attach_paper_order` compared rows on datasets it lacks with."""
+    return [c.removeprefix("published_sign_") for c in summary.columns if c.startswith("published_sign_")]
+
+
+def _paper_datasets_beside(summary, dataset: str) -> list[str]:
+    """Those of the paper's datasets where it has a number for some variant of ours on `dataset`."""
+    rows = summary[summary["dataset"] == dataset]
+    return [p for p in _paper_datasets(summary) if rows[f"published_sign_{p}"].notna().any()]
+
+
+def _renamed_variants(summary) -> str:
+    """"no_phase1 = no_stage1, ...": our variants compared with a paper row of another name."""
+    if "paper_key" not in summary:
+        return ""
+    has_number = summary["published"].notna() | summary[[f"published_sign_{p}" for p in _paper_datasets(summary)]].notna().any(axis=1)
+    pairs = dict.fromkeys((v, k) for v, k, n in zip(summary["variant"], summary["paper_key"], has_number) if n and v != k)
+    return ", ".join(f"{v} = {k}" for v, k in pairs)
+
+
+def _and(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 # how a sign reads in a sentence: "<variant> is <phrase> the full model"
@@ -303,14 +344,24 @@ def _versus(drop_percent: float, sign: str | None) -> str:
 
 def _order_differences(summary) -> list[str]:
     """A sentence for each variant, dataset and metric where our ordering against the full model is
-    not the paper's: the paper's datasets differ from ours, so its orderings are what we can check."""
+    not the paper's: the paper's datasets differ from ours, so its orderings are what we can check.
+    On a dataset the paper has, against the paper there; on one it lacks, against each of its
+    datasets, naming those where the paper's ordering is not ours."""
     if "differs" not in summary:
         return []
-    return [
-        f"Ours differs from the paper on {r.dataset} {metric_label(r.metric)}: {r.name} is {_ORDER_PHRASE[r.sign]} the full model here "
-        f"({'p = ' + fmt_p(r.p_value) if _present(r.p_value) else 'no shared seed to test'}), {_ORDER_PHRASE[r.published_sign]} it in the paper."
-        for r in summary[summary["differs"]].itertuples(index=False)
-    ]
+    lines = []
+    for r in summary[summary["differs"]].to_dict("records"):
+        test = f"p = {fmt_p(r['p_value'])}" if _present(r["p_value"]) else "no shared seed to test"
+        head = f"Ours differs from the paper on {r['dataset']} {metric_label(r['metric'])}: {r['name']} is {_ORDER_PHRASE[r['sign']]} the full model here ({test}), "
+        if r["published_sign"] is not None:  # the paper has this dataset: its own number is the one compared
+            lines.append(head + f"{_ORDER_PHRASE[r['published_sign']]} it in the paper.")
+            continue
+        by_sign: dict[str, list[str]] = {}
+        for p in r["differs_on"].split(", "):
+            by_sign.setdefault(r[f"published_sign_{p}"], []).append(p)
+        parts = [f"{_ORDER_PHRASE[sign]} it" + (" in the paper" if i == 0 else "") + f" on {_and(ps)}" for i, (sign, ps) in enumerate(by_sign.items())]
+        lines.append(head + ", ".join(parts) + ".")
+    return lines
 
 
 def grid_view(grid, metric: str) -> TableView:
