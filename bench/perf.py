@@ -11,6 +11,10 @@ gradients where the backbone's own weights train (full fine-tune; LoRA's adapter
 negligible): 4N per token frozen, 6N fine-tuned, 2N for Laser's suffix-only variant, whose
 text runs once without gradient. Attention's quadratic term and the small
 trainable modules are left out, so the figure is a lower bound.
+
+Beside the throughput, what it buys: each method's validation NDCG@10 per CPU-minute of
+training, read from the current main-suite run records of the same profile
+(`accuracy_per_minute`; blank for a method without one).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +181,32 @@ def measure_in_a_process(name: str, steps: int, batch: int, results: str, llm: s
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def accuracy_per_minute(results: Path, methods: Sequence[str], profile: str, dataset: str = "ml-100k") -> dict[str, dict[str, float]]:
+    """From the current run records (no training here): per method, the validation NDCG@10 its
+    kept epoch reached, the training minutes it took (fit time x torch threads = CPU-minutes),
+    and their ratio, averaged over seeds. A throughput alone hides what a step buys; this is
+    what a CPU-minute of each method's training buys on the same split and profile."""
+    from bench.results import iter_records
+    from bench.runner import is_current
+
+    by_method: dict[str, list[tuple[float, float]]] = {}
+    for _, record in iter_records(Path(results)):
+        name = record.get("method")
+        if (
+            name not in methods or record.get("dataset") != dataset or record.get("status") != "ok" or (record.get("tags") or {}).get("component")
+            or (record.get("resolved_config") or {}).get("profile") != profile or not is_current(record)
+        ):
+            continue
+        cpu_minutes = record["timings"]["fit_s"] * record.get("threads", 1) / 60
+        by_method.setdefault(name, []).append((record["metrics"]["valid"]["ndcg@10"], cpu_minutes))
+    out = {}
+    for name, runs in by_method.items():
+        valid = sum(v for v, _ in runs) / len(runs)
+        minutes = sum(m for _, m in runs) / len(runs)
+        out[name] = {"valid_ndcg@10": round(valid, 4), "train_cpu_min": round(minutes, 1), "valid_ndcg@10_per_cpu_min": round(valid / minutes, 6), "seeds": len(runs)}
+    return out
+
+
 def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = DEFAULT_PROFILE) -> list[dict[str, Any]]:
     """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
     the table it would replace stays whole."""
@@ -202,6 +233,10 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
         print(table.to_string(index=False))
         print(f"{out} not written: {len(failed)} of {len(rows)} methods failed ({failed[0]['method']}: {failed[0]['error']})")
         return rows
+    accuracy = accuracy_per_minute(Path(results), [name.split(":")[0] for name in methods], profile)
+    for row in rows:  # an ablation variant (NAME:VARIANT) has no main-suite record of its own
+        row.update(accuracy.get(row["method"], {}))
+    table = pd.DataFrame(rows)
     ok = table.set_index("method")
     ratios = {}
     if "laser" in ok.index and "examples_per_s" in ok:
@@ -210,6 +245,9 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
                 ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
                 memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
                 ratios[f"laser/{other} {memory}"] = round(ok.loc["laser", memory] / ok.loc[other, memory], 2)
+            per_minute = "valid_ndcg@10_per_cpu_min"
+            if per_minute in ok and pd.notna(ok.loc["laser", per_minute]) and pd.notna(ok.loc[other, per_minute]):
+                ratios[f"laser/{other} {per_minute}"] = round(ok.loc["laser", per_minute] / ok.loc[other, per_minute], 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, table.to_csv(index=False))
     summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **ratios}

@@ -40,3 +40,26 @@ def test_a_sitting_where_a_method_failed_leaves_the_earlier_table(tmp_path, monk
     assert [r["method"] for r in rows] == ["laser", "lora"] and "error" in rows[1]
     assert out.read_text() == "committed\n" and not out.with_suffix(".json").exists()
     assert f"{out} not written: 1 of 2 methods failed (lora: RuntimeError: out of memory)" in capsys.readouterr().out
+
+
+def test_accuracy_per_cpu_minute_reads_current_main_records_only(tmp_path):
+    from bench.perf import accuracy_per_minute
+    from bench.results import record_path, write_record
+    from bench.runner import current_key
+
+    def record(method, seed, valid, fit_s, threads, **extra):
+        rec = {"method": method, "config": {"profile": "cpu"}, "split_hash": "s", "seed": seed, "dataset": "ml-100k", "status": "ok",
+               "metrics": {"valid": {"ndcg@10": valid}}, "timings": {"fit_s": fit_s}, "threads": threads, "resolved_config": {"profile": "cpu"}, **extra}
+        rec["key"] = rec.pop("key", None) or current_key(rec)
+        write_record(record_path(tmp_path, "ml-100k", f"{method}-{seed}-{len(extra)}", rec["key"]), rec)
+
+    record("laser", 0, 0.04, 600, 2)  # 20 CPU-minutes
+    record("laser", 1, 0.02, 1200, 1)  # 20 CPU-minutes
+    record("lora", 0, 0.01, 300, 2)
+    record("lora", 1, 0.5, 60, 1, key="stale")  # config or code changed since: left out
+    record("lora", 2, 0.5, 60, 1, tags={"component": "prefix", "variant": "full"})  # an ablation run
+    out = accuracy_per_minute(tmp_path, ["laser", "lora", "full_ft"], "cpu")
+    assert out == {
+        "laser": {"valid_ndcg@10": 0.03, "train_cpu_min": 20.0, "valid_ndcg@10_per_cpu_min": 0.0015, "seeds": 2},
+        "lora": {"valid_ndcg@10": 0.01, "train_cpu_min": 10.0, "valid_ndcg@10_per_cpu_min": 0.001, "seeds": 1},
+    }
