@@ -137,6 +137,16 @@ def test_every_epoch_records_its_diagnostics(split, encoder, results, tmp_path):
     assert info["loss_reference"]["mostpop_ce"] < info["loss_reference"]["ln_items"]
 
 
+def test_phase2_diagnostics_describe_the_best_phase1_matrix_it_trains_against(split, encoder, results, tmp_path):
+    method, ctx = make(split, results, tmp_path, phase1_epochs=2, phase2_epochs=1)
+    scores = iter([0.5, 0.1, 0.2])  # phase 1's first epoch is the best: phase 2 starts from it, not from the last
+    method._validate = lambda *args: next(scores)
+    curve = method.fit(split, ctx, encoder)["curve"]
+    first, last, phase2 = curve
+    assert first["mean_cosine"] != last["mean_cosine"]
+    assert (phase2["mean_cosine"], phase2["effective_rank"]) == (first["mean_cosine"], first["effective_rank"])
+
+
 def test_matrix_stats_and_mostpop_cross_entropy_by_hand():
     collinear = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
     assert matrix_stats(collinear) == {"mean_cosine": 1.0, "effective_rank": 1.0}

@@ -317,6 +317,7 @@ class LLMMethod(Method):
                 if state["best"].get("phase1"):
                     self.model.load_state_dict(state["best"]["phase1"]["weights"], strict=False)
                     state["items"] = state["best"]["phase1"]["items"]
+                    state["matrix"] = matrix_stats(state["items"])  # phase 2's diagnostics describe the matrix it trains against
                 state.update(phase="phase2", epoch=0)
             if n_epochs[phase] == 0:
                 continue
