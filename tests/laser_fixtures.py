@@ -26,6 +26,7 @@ def tiny_backbone(texts, hidden: int = 32, layers: int = 2, seed: int = 0):
 
 TINY_LASER = {
     "profile": "cpu",
+    "llm_layers": None,  # the tiny Llama has 2 layers (the cpu profile keeps 15)
     "history": 4,
     "experts": 3,
     "queries": 2,

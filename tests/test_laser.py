@@ -192,7 +192,8 @@ def test_suffix_only_over_a_cached_text_equals_the_full_pass(split, results, tmp
         emb.pow(2).sum().backward()
         out[cached] = (emb.detach(), model.suffix.grad.clone())
     assert torch.allclose(out[True][0], out[False][0], atol=1e-5)
-    assert torch.allclose(out[True][1], out[False][1], atol=1e-5, rtol=1e-4)
+    # fp32 summation order differs between the two passes: tolerance relative to the gradient's scale (~1e2)
+    assert torch.allclose(out[True][1], out[False][1], atol=1e-5 * float(out[False][1].abs().max()), rtol=1e-4)
 
 
 @pytest.mark.parametrize("prefix", ["mformer", "none"])

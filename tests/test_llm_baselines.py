@@ -16,7 +16,7 @@ from laser.method import LaserMethod
 from tests.laser_fixtures import tiny_backbone
 
 HIDDEN, LAYERS, KV = 32, 2, 16  # KV: num_key_value_heads x head_dim = 2 x 8
-TINY = {"profile": "cpu", "history": 4, "batch_size": 4, "phase1_epochs": 1, "phase2_epochs": 0, "valid_users": 10, "eval_batch_size": 256, "autocast": "off", "validate_init": False}
+TINY = {"profile": "cpu", "llm_layers": None, "history": 4, "batch_size": 4, "phase1_epochs": 1, "phase2_epochs": 0, "valid_users": 10, "eval_batch_size": 256, "autocast": "off", "validate_init": False}
 BASELINES = ("lora", "full_ft", "prompt_tuning", "prefix_tuning")
 
 

@@ -103,13 +103,15 @@ class LLMConfig:
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": {},
     "cpu": {
+        "llm_layers": 15,
+        "template": "no_instruction",
         "history": 3,
         "lr": 1e-3,
         "min_lr": 1e-4,
         "warmup_steps": 20,
         "batch_size": 16,
-        "phase1_epochs": 3,
-        "phase2_epochs": 3,
+        "phase1_epochs": 5,
+        "phase2_epochs": 5,
         "negatives": 16,
         "shared_negatives": True,
         "in_batch_negatives": True,
