@@ -34,7 +34,19 @@ COMPONENTS.add(
 )
 COMPONENTS.add("pretrain", _static({"full": {}, "no_pretrain": {"pretrain_epochs": 0}}), help="M-Former pre-training (released code)")
 COMPONENTS.add("id_encoder", _static({"full": {}, "sasrec": {"id_encoder": "sasrec"}}), help="paper Fig. 4")
-COMPONENTS.add("template", _static({"full": {}, "no_single_token": {"template": "no_single_token"}, "no_instruction": {"template": "no_instruction"}}), help="paper Table 6")
+# a template variant's name; the paper's own prompt is "full" as a template, not as a variant
+TEMPLATE_VARIANTS = {"full": "with_instruction", "no_single_token": "no_single_token", "no_instruction": "no_instruction"}
+
+
+def _templates(profile: str) -> dict[str, dict[str, Any]]:
+    from laser.config import resolve
+
+    # every template but the profile's own (the cpu profile drops the instruction sentence)
+    base = resolve({"profile": profile}).template
+    return {"full": {}, **{name: {"template": t} for t, name in TEMPLATE_VARIANTS.items() if t != base}}
+
+
+COMPONENTS.add("template", _templates, help="paper Table 6")
 
 def _id_history(profile: str) -> dict[str, dict[str, Any]]:
     from laser.config import resolve

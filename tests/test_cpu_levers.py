@@ -60,3 +60,15 @@ def test_next_state_is_the_state_bert4rec_scores_the_next_item_from(split, resul
     assert torch.allclose(ours, theirs, atol=1e-5)
     plain = LaserMethod(TINY_LASER, backbone=tiny_backbone(split.dataset.item_text[1:]))._encoder(split, FitContext(workdir=tmp_path, seed=0, results_root=results, progress=False))
     assert plain.history == 10 and plain(histories)[1].sum(1).tolist() == [len(h) for h in histories]
+
+
+def test_template_ablation_varies_away_from_each_profiles_own_prompt():
+    from laser.ablations import variants
+    from laser.config import resolve
+
+    for profile in ("cpu", "paper"):
+        table = variants("template", profile)
+        base = resolve({"profile": profile}).template
+        assert table["full"] == {} and all(v["template"] != base for name, v in table.items() if name != "full")
+        assert len(table) == 3  # the base plus the two other prompts
+    assert variants("template", "cpu")["with_instruction"] == {"template": "full"}
