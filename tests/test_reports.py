@@ -166,6 +166,23 @@ def test_the_floor_closes_the_main_table_below_the_improv_row():
     assert not any("the floor" in n for n in reports.main_view(*main_tables(without), ["ndcg@10"]).notes)
 
 
+def test_laser_is_tested_against_the_floor_too():
+    from scipy.stats import wilcoxon
+
+    from bench.metrics import per_user_metric
+
+    records = [pop_record()] + [make_record(n) for n in ("laser", "sasrec")]
+    summary, improv = main_tables(records)
+    versus_floor = rt.improvements(summary, records, family=rt.FLOOR_FAMILY)
+    assert set(versus_floor["baseline"]) == {"pop"} and set(improv["baseline"]) == {"sasrec"}
+    ranks = {r["name"]: r["ranks"]["test"] for r in records}
+    p = wilcoxon(per_user_metric(ranks["laser"], "ndcg@10") - per_user_metric(ranks["pop"], "ndcg@10")).pvalue
+    row = versus_floor.set_index("metric").loc["ndcg@10"]
+    assert row["p_value"] == pytest.approx(p)
+    notes = reports.main_view(summary, improv, ["ndcg@10"], versus_floor).notes
+    assert f"ml-100k NDCG@10: laser vs the floor (pop), {row['improv_percent']:+.1f}%, p = {p:.3g} ({N_USERS} users, 1 seed)." in notes
+
+
 def test_improv_is_the_gain_over_the_best_non_laser_method():
     records = seeded()
     summary, improv = main_tables(records)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.report.records import PAPER_GRID_TABLE, check_consistent, resolve_metrics, split_hashes
+from bench.report.records import FLOOR_FAMILY, PAPER_GRID_TABLE, check_consistent, resolve_metrics, split_hashes
 from bench.report.frames import parameter_frame
 from bench.report.ablation_frames import expert_grid, load_paper_results, memberships, published_frame
 from bench.report.layout import PROTOCOL, Section
@@ -55,7 +55,8 @@ def main_section(records, metrics: Sequence[str], paper) -> Section:
     published = rt.published_frame(paper, 2, metrics)
     summary = rt.attach_published(summary, published, key="method")
     improv = rt.improvements(summary, records)
-    views = [main_view(summary, improv, metrics)]
+    versus_floor = rt.improvements(summary, records, family=FLOOR_FAMILY)
+    views = [main_view(summary, improv, metrics, versus_floor)]
     if (block := published_view(published, 2)) is not None:
         views.append(block)
     return Section("main_table", "Main results (Table 2)", views, main_csv(summary, improv), paper[paper["table"] == 2])

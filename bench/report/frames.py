@@ -113,15 +113,16 @@ def paired_wilcoxon(a: dict[int, list], b: dict[int, list], metric: str) -> tupl
         return float(wilcoxon(d).pvalue), len(d), len(seeds)
 
 
-def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test"):
-    """Per (dataset, metric): the best Laser row vs the best non-Laser row, relative gain and p-value."""
+def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test", family: str | None = None):
+    """Per (dataset, metric): the best Laser row vs the best non-Laser row (or the best row of
+    `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and p-value."""
     import pandas as pd
 
     ranks = rank_index(records, stage)
     rows = []
     for (dataset, metric), column in summary.dropna(subset=["mean"]).groupby(["dataset", "metric"], sort=False):
         laser = column[column["family"] == LASER_FAMILY]
-        base = column[column["family"] != LASER_FAMILY]
+        base = column[column["family"] != LASER_FAMILY] if family is None else column[column["family"] == family]
         if laser.empty or base.empty:
             continue
         best_laser = laser.loc[laser["mean"].idxmax()]

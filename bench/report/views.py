@@ -12,7 +12,9 @@ from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOT
 # ---------------------------------------------------------------- main table (Table 2)
 
 
-def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
+def main_view(summary, improv, metrics: Sequence[str], versus_floor=None) -> TableView:
+    """`improv`: the best Laser row against the best other row; `versus_floor`: against the floor row
+    (MostPop), the least a learning method must beat (both from `improvements`)."""
     from bench.report import FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
@@ -58,6 +60,11 @@ def main_view(summary, improv, metrics: Sequence[str]) -> TableView:
         ]
     if any(side.values()):
         notes.append("(paper): the published value of the same model on the same dataset (Zhang et al. 2024, arXiv 2409.01605, Table 2).")
+    if versus_floor is not None and not versus_floor.empty:
+        notes += [
+            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs the floor ({i.baseline}), {i.improv_percent:+.1f}%, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            for i in versus_floor.itertuples(index=False)
+        ]
     notes.append(f"Protocol: {PROTOCOL}.")
     return TableView("Main results (paper Table 2 layout)", columns, rows, header, breaks, notes, left=3)
 
