@@ -227,10 +227,9 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
         if "error" not in row:
             row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
         rows.append(row)
-    table = pd.DataFrame(rows)
     failed = [row for row in rows if "error" in row]
     if failed:
-        print(table.to_string(index=False))
+        print(pd.DataFrame(rows).to_string(index=False))
         print(f"{out} not written: {len(failed)} of {len(rows)} methods failed ({failed[0]['method']}: {failed[0]['error']})")
         return rows
     accuracy = accuracy_per_minute(Path(results), [name.split(":")[0] for name in methods], profile)

@@ -25,8 +25,14 @@ class FrozenIdEncoder(nn.Module):
         self.register_buffer("index", recbole_method.item_index.clone(), persistent=False)
         self.kind = recbole_method.model_name
         self.history = history
-        self.next_state = next_state and self.kind == "BERT4Rec"
+        self.next_state = self.appends_mask(self.kind, next_state)
         self.dim = int(self.model.item_embedding.weight.shape[1])
+
+    @staticmethod
+    def appends_mask(kind: str, next_state: bool) -> bool:
+        """Whether `next_state` adds a [MASK] position: BERT4Rec only (the caller sizes the
+        window before the encoder exists)."""
+        return next_state and kind == "BERT4Rec"
 
     def train(self, mode: bool = True) -> "FrozenIdEncoder":
         return super().train(False)  # dropout in a frozen encoder would only add noise

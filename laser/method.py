@@ -49,13 +49,13 @@ class LaserMethod(LLMMethod):
         trainer = self._encoder_method()
         settings = trainer.settings
         path = trainer.cache_path(ctx.cache_dir, split.hash, ctx.seed)
-        # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
-        # variants) wait for it and load the cache
         # the [MASK] of `id_next_state` takes one of the encoder's positions
-        window = settings.max_seq_length - int(self.cfg.id_next_state and trainer.model_name == "BERT4Rec")
+        window = settings.max_seq_length - int(FrozenIdEncoder.appends_mask(trainer.model_name, self.cfg.id_next_state))
         id_history = self.cfg.id_history or window
         if id_history > window:
             raise UserError(f"laser id_history ({id_history}) exceeds the {window} items the ID encoder reads (max_seq_length {settings.max_seq_length}{', one position for the [MASK] of id_next_state' if window < settings.max_seq_length else ''})")
+        # one process trains a missing encoder; the others (ranks of a launch, parallel Laser
+        # variants) wait for it and load the cache
         with ctx.lock(f"encoder-{path.stem}"):
             if not path.exists():
                 if ctx.on_epoch:
