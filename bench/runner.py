@@ -177,7 +177,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
                 "trainable_percent": counts.trainable_percent,
                 "llm_side_trainable": counts.llm_side_trainable,
             },
-            timings={"fit_s": round(t_fit - t0, 2), "eval_s": round(t_eval - t_fit, 2), "total_s": round(t_eval - t0, 2)},
+            timings=_timings(t0, t_fit, t_eval, record["training"]),
         )
     except UserError:
         raise
@@ -188,6 +188,15 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         record["threads_max"] = share.max_threads  # `threads` at the start, up to this as other runs ended
     record["finished"] = provenance.now()
     return record
+
+
+def _timings(t0: float, t_fit: float, t_eval: float, training: dict[str, Any] | None) -> dict[str, float]:
+    """fit_s is the whole fit's: a run resumed from a checkpoint adds the kept work of the processes before it."""
+    earlier = (training or {}).get("fit_s_earlier_processes", 0.0)
+    timings = {"fit_s": round(t_fit - t0 + earlier, 2), "eval_s": round(t_eval - t_fit, 2), "total_s": round(t_eval - t0 + earlier, 2)}
+    if earlier:
+        timings["fit_s_this_process"] = round(t_fit - t0, 2)
+    return timings
 
 
 def launch_rank() -> tuple[int, int]:

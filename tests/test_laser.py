@@ -135,17 +135,20 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(split, encoder, 
     from bench.runner import evaluate
 
     a, ctx_a = make(split, results, tmp_path / "a")
-    a.fit(split, ctx_a, encoder)
+    info_a = a.fit(split, ctx_a, encoder)
     _, metrics_a = evaluate(a, split, "test")
     # a run stopped after stage 1 and resumed from its checkpoint
     b, ctx_b = make(split, results, tmp_path / "b", phase2_epochs=0)
-    b.fit(split, ctx_b, encoder)
+    info_b = b.fit(split, ctx_b, encoder)
     c, _ = make(split, results, tmp_path / "b")
     epochs_run, train_epoch = [], c.train_epoch
     c.train_epoch = lambda *args, **kwargs: epochs_run.append(args[5]) or train_epoch(*args, **kwargs)
-    c.fit(split, ctx_b, encoder)
+    info_c = c.fit(split, ctx_b, encoder)
     _, metrics_c = evaluate(c, split, "test")
     assert metrics_c == metrics_a
+    # the resumed run's fit time counts the stopped process's kept work (its stage 1 at least)
+    assert info_a["fit_s_earlier_processes"] == info_b["fit_s_earlier_processes"] == 0
+    assert info_c["fit_s_earlier_processes"] >= info_b["timings"]["phase1_s"] > 0
     # the resumed run read the checkpoint: it trained phase 2 only, not phase 1 again
     assert epochs_run == [f"phase2 epoch {e}" for e in range(TINY_LASER["phase2_epochs"])]
     d, ctx_d = make(split, results, tmp_path / "d")

@@ -157,3 +157,13 @@ def test_two_processes_on_one_results_folder_do_not_run_the_same_run(data_dir, t
             assert first is True and second is False
     with run_lock(tmp_path, "abc") as again:
         assert again is True
+
+
+def test_a_resumed_runs_fit_time_counts_the_stopped_processes_work():
+    from bench.runner import _timings
+
+    fresh = _timings(0.0, 60.0, 70.0, {"fit_s_earlier_processes": 0.0})
+    assert fresh == {"fit_s": 60.0, "eval_s": 10.0, "total_s": 70.0}
+    assert _timings(0.0, 60.0, 70.0, None) == fresh  # a method without checkpoints
+    resumed = _timings(0.0, 60.0, 70.0, {"fit_s_earlier_processes": 900.0})
+    assert resumed == {"fit_s": 960.0, "eval_s": 10.0, "total_s": 970.0, "fit_s_this_process": 60.0}

@@ -183,6 +183,26 @@ def test_laser_is_tested_against_the_floor_too():
     assert f"ml-100k NDCG@10: laser vs the floor (pop), {row['improv_percent']:+.1f}%, p = {p:.3g} ({N_USERS} users, 1 seed)." in notes
 
 
+def test_laser_is_tested_against_each_tuned_llm_baseline_by_name():
+    from scipy.stats import wilcoxon
+
+    from bench.metrics import per_user_metric
+
+    # two tuned-LLM rows, the weaker one not the best of its family: each gets its own comparison
+    fullft = make_record("llmrec", p=0.03)
+    fullft.update(name="fullft", key="fullft")
+    records = [make_record(n) for n in ("laser", "sasrec", "llmrec")] + [fullft]
+    summary, improv = main_tables(records)
+    versus = rt.improvements(summary, records, family=rt.TUNED_LLM_FAMILY, each=True)
+    assert sorted(versus.loc[versus["metric"] == "ndcg@10", "baseline"]) == ["fullft", "llmrec"]
+    assert len(rt.improvements(summary, records, family=rt.TUNED_LLM_FAMILY)) == 3  # best only: one per metric
+    ranks = {r["name"]: r["ranks"]["test"] for r in records}
+    row = versus.set_index(["metric", "baseline"]).loc[("ndcg@10", "fullft")]
+    assert row["p_value"] == pytest.approx(wilcoxon(per_user_metric(ranks["laser"], "ndcg@10") - per_user_metric(ranks["fullft"], "ndcg@10")).pvalue)
+    notes = reports.main_view(summary, improv, ["ndcg@10"], versus_llm=versus).notes
+    assert sum("laser vs fullft (tuned LLM" in n for n in notes) == 3 and sum("laser vs llmrec (tuned LLM" in n for n in notes) == 3
+
+
 def test_improv_is_the_gain_over_the_best_non_laser_method():
     records = seeded()
     summary, improv = main_tables(records)
@@ -699,6 +719,9 @@ def test_cli_report_leaves_stale_records_out_and_lists_them(tmp_path, monkeypatc
     assert laser["n_runs"].tolist() == [1]  # the rerun only: the stale seed 0 and the old seed 1 are out
     assert laser["mean"].astype(float).tolist() == [pytest.approx(rerun["metrics"]["test"]["ndcg@10"])]
     assert "Runs: 3 (0 failed)" in readme
+    # every stale run rerun: nothing left to ask for
+    lines = reports.stale_lines([old[1]], [rerun])
+    assert lines[0] == "1 record left out as stale: their config or code changed since they ran; 1 of them already rerun with the current config and code."
 
 
 def test_a_suite_whose_records_are_all_stale_gets_a_readme_without_tables(tmp_path):

@@ -281,6 +281,9 @@ class LLMMethod(Method):
             optimizer_state = None
         else:
             state, optimizer_state = loaded
+        # wall time of the work kept from the processes this run resumed from (up to their last
+        # checkpoint), so a resumed run's fit time is the whole run's, not its last process's
+        t_process, earlier_s = time.perf_counter(), state.get("fit_wall_s", 0.0)
         # DDP (multi-process) broadcasts the main process's weights here, so every process starts equal
         train_model = acc.prepare_model(self.model)
         valid_users = self._valid_subset(split, ctx.seed)
@@ -352,6 +355,7 @@ class LLMMethod(Method):
                 state["epoch"] = epoch + 1
                 state["schedule"] = schedule.state_dict()
                 timings[f"{phase}_s"] += time.perf_counter() - t_phase
+                state["fit_wall_s"] = earlier_s + time.perf_counter() - t_process
                 if acc.is_main_process:
                     ckpt.save(self.model, optimizer, state)
                 acc.wait_for_everyone()
@@ -372,6 +376,7 @@ class LLMMethod(Method):
             "pretrain": state.get("pretrain", {}),
             "loss_reference": reference,
             "timings": {k: round(v, 1) for k, v in timings.items()},
+            "fit_s_earlier_processes": round(earlier_s, 1),
             "backbone": self.backbone_identity["name"],  # portable: the folder's name, not its path
             "backbone_hash": self.backbone_identity["hash"],  # config and weights
             "attention": self.attention,

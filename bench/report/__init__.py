@@ -26,6 +26,7 @@ from bench.report.records import (  # noqa: F401
     PAPER_SOURCE,
     PARAMETER_COLUMNS,
     RUN_COLUMNS,
+    TUNED_LLM_FAMILY,
     TUNING_BY_FAMILY,
     backbone,
     check_consistent,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.report.records import FLOOR_FAMILY, PAPER_GRID_TABLE, check_consistent, resolve_metrics, split_hashes
+from bench.report.records import FLOOR_FAMILY, PAPER_GRID_TABLE, TUNED_LLM_FAMILY, check_consistent, resolve_metrics, split_hashes
 from bench.report.frames import parameter_frame
 from bench.report.ablation_frames import expert_grid, load_paper_results, memberships, published_frame
 from bench.report.layout import PROTOCOL, Section
@@ -56,7 +56,8 @@ def main_section(records, metrics: Sequence[str], paper) -> Section:
     summary = rt.attach_published(summary, published, key="method")
     improv = rt.improvements(summary, records)
     versus_floor = rt.improvements(summary, records, family=FLOOR_FAMILY)
-    views = [main_view(summary, improv, metrics, versus_floor)]
+    versus_llm = rt.improvements(summary, records, family=TUNED_LLM_FAMILY, each=True)
+    views = [main_view(summary, improv, metrics, versus_floor, versus_llm)]
     if (block := published_view(published, 2)) is not None:
         views.append(block)
     return Section("main_table", "Main results (Table 2)", views, main_csv(summary, improv), paper[paper["table"] == 2])
@@ -128,7 +129,7 @@ def write_sections(folder: Path, sections: Sequence[Section]) -> list[Path]:
     return written
 
 
-STALE_NOTE = "their config or code changed since they ran; rerun them"
+STALE_NOTE = "their config or code changed since they ran"
 
 
 def stale_lines(stale, records) -> list[str]:
@@ -140,7 +141,7 @@ def stale_lines(stale, records) -> list[str]:
     pending = [r for r in stale if (r.get("name"), r.get("dataset"), r.get("seed")) not in done]
     listed = "; ".join(f"{r.get('name')} on {r.get('dataset')}, seed {r.get('seed')}" for r in pending)
     text = f"{len(stale)} record{'s' if len(stale) != 1 else ''} left out as stale: {STALE_NOTE}"
-    text += f" ({listed})" if listed else ""
+    text += f"; rerun them ({listed})" if listed else ""
     if len(pending) < len(stale):
         text += f"; {len(stale) - len(pending)} of them already rerun with the current config and code"
     return [text + ".", ""]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.errors import UserError
-from bench.report.records import ALPHA, LASER_FAMILY, OTHER_FAMILY, PARAMETER_COLUMNS, RUN_COLUMNS, backbone, family_order, is_ok, metric_value, tags, tuning
+from bench.report.records import ALPHA, LASER_FAMILY, OTHER_FAMILY, TUNED_LLM_FAMILY, PARAMETER_COLUMNS, RUN_COLUMNS, backbone, family_order, is_ok, metric_value, tags, tuning
 
 
 # ---------------------------------------------------------------- run and summary frames
@@ -113,9 +113,11 @@ def paired_wilcoxon(a: dict[int, list], b: dict[int, list], metric: str) -> tupl
         return float(wilcoxon(d).pvalue), len(d), len(seeds)
 
 
-def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test", family: str | None = None):
+def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test", family: str | None = None, each: bool = False):
     """Per (dataset, metric): the best Laser row vs the best non-Laser row (or the best row of
-    `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and p-value."""
+    `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and p-value.
+    `each`: Laser vs every row of `family` instead of its best (the tuned-LLM baselines, which
+    share Laser's engine and examples: each is a comparison the reader asks for by name)."""
     import pandas as pd
 
     ranks = rank_index(records, stage)
@@ -126,26 +128,26 @@ def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test"
         if laser.empty or base.empty:
             continue
         best_laser = laser.loc[laser["mean"].idxmax()]
-        best_base = base.loc[base["mean"].idxmax()]
-        gain = (best_laser["mean"] - best_base["mean"]) / best_base["mean"] * 100 if best_base["mean"] > 0 else float("nan")
-        p, users, seeds = paired_wilcoxon(
-            ranks.get((best_laser["name"], dataset), {}), ranks.get((best_base["name"], dataset), {}), metric
-        )
-        rows.append(
-            {
-                "dataset": dataset,
-                "metric": metric,
-                "laser": best_laser["name"],
-                "baseline": best_base["name"],
-                "laser_mean": best_laser["mean"],
-                "baseline_mean": best_base["mean"],
-                "improv_percent": gain,
-                "p_value": p,
-                "users": users,
-                "seeds": seeds,
-                "significant": bool(p < ALPHA and gain > 0),
-            }
-        )
+        for _, other in (base.iterrows() if each else [(None, base.loc[base["mean"].idxmax()])]):
+            gain = (best_laser["mean"] - other["mean"]) / other["mean"] * 100 if other["mean"] > 0 else float("nan")
+            p, users, seeds = paired_wilcoxon(
+                ranks.get((best_laser["name"], dataset), {}), ranks.get((other["name"], dataset), {}), metric
+            )
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "metric": metric,
+                    "laser": best_laser["name"],
+                    "baseline": other["name"],
+                    "laser_mean": best_laser["mean"],
+                    "baseline_mean": other["mean"],
+                    "improv_percent": gain,
+                    "p_value": p,
+                    "users": users,
+                    "seeds": seeds,
+                    "significant": bool(p < ALPHA and gain > 0),
+                }
+            )
     columns = ["dataset", "metric", "laser", "baseline", "laser_mean", "baseline_mean", "improv_percent", "p_value", "users", "seeds", "significant"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -194,7 +196,7 @@ VERSION_SETTING = "(method version)"
 # Laser and the tuned-LLM baselines share one config (Laser's, less its collaborative keys):
 # one table shows where they differ
 _LLM_GROUP = "LLM-based (tuned LLM) and Laser"
-CONFIG_GROUP_OF_FAMILY = {"LLM-based (tuned LLM)": _LLM_GROUP, LASER_FAMILY: _LLM_GROUP}
+CONFIG_GROUP_OF_FAMILY = {TUNED_LLM_FAMILY: _LLM_GROUP, LASER_FAMILY: _LLM_GROUP}
 
 
 def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

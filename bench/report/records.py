@@ -10,8 +10,9 @@ from typing import Any
 from bench.errors import UserError
 
 
-FAMILIES = ("ID-based", "LLM-based (tuned LLM)", "Laser")
+TUNED_LLM_FAMILY = "LLM-based (tuned LLM)"  # as baselines/peft/base.py names it
 LASER_FAMILY = "Laser"
+FAMILIES = ("ID-based", TUNED_LLM_FAMILY, LASER_FAMILY)
 # MostPop's family: the floor, so always the last group of a table (after families we do not know)
 FLOOR_FAMILY = "Non-personalised"
 NO_LLM_FAMILIES = ("ID-based", FLOOR_FAMILY)
@@ -33,7 +34,7 @@ PAPER_GRID_TABLE = 7
 PAPER_KEY_OF_VARIANT = {"no_phase1": "no_stage1", "no_phase2": "no_stage2"}
 TUNING_BY_FAMILY = {
     "ID-based": "full training",
-    "LLM-based (tuned LLM)": "tuned LLM",
+    TUNED_LLM_FAMILY: "tuned LLM",
     "Laser": "prefix + suffix tokens, LLM frozen",
     FLOOR_FAMILY: "none (training counts)",
 }

@@ -12,9 +12,10 @@ from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOT
 # ---------------------------------------------------------------- main table (Table 2)
 
 
-def main_view(summary, improv, metrics: Sequence[str], versus_floor=None) -> TableView:
+def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus_llm=None) -> TableView:
     """`improv`: the best Laser row against the best other row; `versus_floor`: against the floor row
-    (MostPop), the least a learning method must beat (both from `improvements`)."""
+    (MostPop), the least a learning method must beat; `versus_llm`: against each tuned-LLM row
+    (all from `improvements`)."""
     from bench.report import FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
@@ -64,6 +65,12 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None) -> Tab
         notes += [
             f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs the floor ({i.baseline}), {i.improv_percent:+.1f}%, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
             for i in versus_floor.itertuples(index=False)
+        ]
+    if versus_llm is not None and not versus_llm.empty:
+        notes += [
+            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs {i.baseline} (tuned LLM: the same engine, profile and training examples), "
+            f"{i.improv_percent:+.1f}%, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            for i in versus_llm.itertuples(index=False)
         ]
     notes.append(f"Protocol: {PROTOCOL}.")
     return TableView("Main results (paper Table 2 layout)", columns, rows, header, breaks, notes, left=3)
