@@ -35,7 +35,7 @@ PAPER_KEY_OF_VARIANT = {"no_phase1": "no_stage1", "no_phase2": "no_stage2"}
 TUNING_BY_FAMILY = {
     "ID-based": "full training",
     TUNED_LLM_FAMILY: "tuned LLM",
-    "Laser": "prefix + suffix tokens, LLM frozen",
+    LASER_FAMILY: "prefix + suffix tokens, LLM frozen",
     FLOOR_FAMILY: "none (training counts)",
 }
 
