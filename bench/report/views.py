@@ -56,24 +56,29 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
     if not improv.empty:
         notes.append("Improv.: relative gain of the best Laser row over the best non-Laser row of each column. " + WILCOXON_NOTE)
         notes += [
-            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs {i.baseline}, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs {i.baseline}, {_p_and_sample(i)}"
             for i in improv.itertuples(index=False)
         ]
     if any(side.values()):
         notes.append("(paper): the published value of the same model on the same dataset (Zhang et al. 2024, arXiv 2409.01605, Table 2).")
     if versus_floor is not None and not versus_floor.empty:
         notes += [
-            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs the floor ({i.baseline}), {i.improv_percent:+.1f}%, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs the floor ({i.baseline}), {i.improv_percent:+.1f}%, {_p_and_sample(i)}"
             for i in versus_floor.itertuples(index=False)
         ]
     if versus_llm is not None and not versus_llm.empty:
         notes += [
             f"{i.dataset} {metric_label(i.metric)}: {i.laser} vs {i.baseline} (tuned LLM: the same engine, profile and training examples), "
-            f"{i.improv_percent:+.1f}%, p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
+            f"{i.improv_percent:+.1f}%, {_p_and_sample(i)}"
             for i in versus_llm.itertuples(index=False)
         ]
     notes.append(f"Protocol: {PROTOCOL}.")
     return TableView("Main results (paper Table 2 layout)", columns, rows, header, breaks, notes, left=3)
+
+
+def _p_and_sample(i) -> str:
+    """A row of `improvements` as its note ends: the p-value and what it was computed over."""
+    return f"p = {i.p_value:.3g} ({i.users} users, {i.seeds} seed{'s' if i.seeds != 1 else ''})."
 
 
 def _improv_row(improv, datasets: list[str], metrics: Sequence[str], side: dict[str, bool]) -> list[Cell]:
