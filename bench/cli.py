@@ -208,8 +208,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_perf(args) -> int:
-    from bench.perf import DEFAULT_METHODS, run_perf
+    from bench.errors import UserError
+    from bench.perf import DEFAULT_METHODS, refresh_accuracy, run_perf
 
+    if args.accuracy_only:
+        if args.methods:
+            raise UserError("--accuracy-only keeps the earlier sitting's methods: drop --methods")
+        refresh_accuracy(Path(args.out), results=str(_results(args)))
+        return 0
     rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=str(_results(args)), out=Path(args.out), llm=args.llm, profile=args.profile)
     return 1 if any("error" in row for row in rows) else 0
 
@@ -296,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports/perf.csv", help="CSV to write, with a JSON of the same stem (default: reports/perf.csv)")
     s.add_argument("--llm", help="local Hugging Face causal LM folder (default: the embedded SmolLM2)")
     s.add_argument("--profile", default=DEFAULT_PROFILE, help=f"Laser/baseline profile to measure: cpu | paper (default: {DEFAULT_PROFILE})")
+    s.add_argument("--accuracy-only", action="store_true", help="measure nothing: re-read the accuracy-per-CPU-minute columns of the sitting in --out from the current run records")
     s.set_defaults(func=cmd_perf)
 
     s = sub.add_parser("data", help="dataset tools")

@@ -207,13 +207,74 @@ def accuracy_per_minute(results: Path, methods: Sequence[str], profile: str, dat
     return out
 
 
+ACCURACY_COLUMNS = ("valid_ndcg@10", "train_cpu_min", "valid_ndcg@10_per_cpu_min", "seeds")
+
+
+def _add_accuracy(rows: list[dict[str, Any]], results: Path, profile: str) -> None:
+    accuracy = accuracy_per_minute(results, [row["method"].split(":")[0] for row in rows], profile)
+    for row in rows:  # an ablation variant (NAME:VARIANT) has no main-suite record of its own
+        for column in ACCURACY_COLUMNS:
+            row.pop(column, None)
+        row.update(accuracy.get(row["method"], {}))
+
+
+def _ratios(rows: list[dict[str, Any]], memory: str) -> dict[str, float]:
+    """Laser over each other method: examples/s, peak memory, accuracy per CPU-minute."""
+    import pandas as pd
+
+    ok = pd.DataFrame(rows).set_index("method")
+    ratios = {}
+    if "laser" in ok.index and "examples_per_s" in ok:
+        for other in ok.index.drop("laser"):
+            if pd.notna(ok.loc[other].get("examples_per_s")):
+                ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
+                ratios[f"laser/{other} {memory}"] = round(ok.loc["laser", memory] / ok.loc[other, memory], 2)
+            per_minute = "valid_ndcg@10_per_cpu_min"
+            if per_minute in ok and pd.notna(ok.loc["laser", per_minute]) and pd.notna(ok.loc[other, per_minute]):
+                ratios[f"laser/{other} {per_minute}"] = round(ok.loc["laser", per_minute] / ok.loc[other, per_minute], 2)
+    return ratios
+
+
+def _write_sitting(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any], provenance: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from bench.io import atomic_write_text
+
+    table = pd.DataFrame(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, table.to_csv(index=False))
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows, "summary": summary, "provenance": provenance}, indent=1))
+    print(table.to_string(index=False))
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+
+
+def refresh_accuracy(out: Path, results: str = "results") -> list[dict[str, Any]]:
+    """Re-read an earlier sitting's accuracy columns (and their Laser ratios) from the current
+    records, measuring nothing: runs that land after a sitting (new seeds, resumed runs) change
+    what a CPU-minute buys, not the throughput, which stays as that sitting measured it."""
+    from bench.errors import UserError
+    from bench.provenance import git_commit, now
+
+    sitting = out.with_suffix(".json")
+    if not sitting.exists():
+        raise UserError(f"no earlier sitting at {sitting}: run `bench perf` first")
+    blob = json.loads(sitting.read_text())
+    rows, summary = blob["rows"], blob["summary"]
+    _add_accuracy(rows, Path(results), summary["profile"])
+    memory = "cuda_max_allocated_mb" if any(row.get("cuda_max_allocated_mb") for row in rows) else "peak_rss_mb"
+    summary = {k: v for k, v in summary.items() if not k.startswith("laser/")} | _ratios(rows, memory)
+    provenance = {**blob["provenance"], "accuracy_refreshed": {"date": now(), "git_commit": git_commit()}}
+    _write_sitting(out, rows, summary, provenance)
+    return rows
+
+
 def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = DEFAULT_PROFILE) -> list[dict[str, Any]]:
     """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
     the table it would replace stays whole."""
     import pandas as pd
     import torch
 
-    from bench.io import atomic_write_text
     from bench.provenance import git_commit, host, now, versions
     from bench.runner import prepare_split
 
@@ -232,29 +293,11 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
         print(pd.DataFrame(rows).to_string(index=False))
         print(f"{out} not written: {len(failed)} of {len(rows)} methods failed ({failed[0]['method']}: {failed[0]['error']})")
         return rows
-    accuracy = accuracy_per_minute(Path(results), [name.split(":")[0] for name in methods], profile)
-    for row in rows:  # an ablation variant (NAME:VARIANT) has no main-suite record of its own
-        row.update(accuracy.get(row["method"], {}))
-    table = pd.DataFrame(rows)
-    ok = table.set_index("method")
-    ratios = {}
-    if "laser" in ok.index and "examples_per_s" in ok:
-        for other in ok.index.drop("laser"):
-            if pd.notna(ok.loc[other].get("examples_per_s")):
-                ratios[f"laser/{other} examples_per_s"] = round(ok.loc["laser", "examples_per_s"] / ok.loc[other, "examples_per_s"], 2)
-                memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
-                ratios[f"laser/{other} {memory}"] = round(ok.loc["laser", memory] / ok.loc[other, memory], 2)
-            per_minute = "valid_ndcg@10_per_cpu_min"
-            if per_minute in ok and pd.notna(ok.loc["laser", per_minute]) and pd.notna(ok.loc[other, per_minute]):
-                ratios[f"laser/{other} {per_minute}"] = round(ok.loc["laser", per_minute] / ok.loc[other, per_minute], 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, table.to_csv(index=False))
-    summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **ratios}
+    _add_accuracy(rows, Path(results), profile)
+    memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
+    summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **_ratios(rows, memory)}
     provenance = {"date": now(), "git_commit": git_commit(), "versions": versions(), "host": host()}
-    atomic_write_text(out.with_suffix(".json"), json.dumps({"rows": rows, "summary": summary, "provenance": provenance}, indent=1))
-    print(table.to_string(index=False))
-    for k, v in summary.items():
-        print(f"{k}: {v}")
+    _write_sitting(out, rows, summary, provenance)
     return rows
 
 

@@ -63,3 +63,44 @@ def test_accuracy_per_cpu_minute_reads_current_main_records_only(tmp_path):
         "laser": {"valid_ndcg@10": 0.03, "train_cpu_min": 20.0, "valid_ndcg@10_per_cpu_min": 0.0015, "seeds": 2},
         "lora": {"valid_ndcg@10": 0.01, "train_cpu_min": 10.0, "valid_ndcg@10_per_cpu_min": 0.001, "seeds": 1},
     }
+
+
+def test_accuracy_only_rereads_the_committed_sitting_from_the_committed_records(tmp_path, capsys):
+    """`bench perf --accuracy-only` on a copy of the committed sitting: the accuracy columns and
+    their ratios become what the committed records give now; every measured column stays."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from bench.cli import main
+    from bench.perf import ACCURACY_COLUMNS, accuracy_per_minute
+
+    root = Path(__file__).resolve().parent.parent
+    for suffix in (".csv", ".json"):
+        shutil.copy(root / "reports" / f"perf{suffix}", tmp_path / f"perf{suffix}")
+    before = json.loads((tmp_path / "perf.json").read_text())
+    for row in before["rows"]:  # stale values, as after new runs land
+        row.update({column: 1.0 for column in ACCURACY_COLUMNS})
+    (tmp_path / "perf.json").write_text(json.dumps(before))
+
+    assert main(["--results", str(root / "results"), "perf", "--accuracy-only", "--out", str(tmp_path / "perf.csv")]) == 0
+    after = json.loads((tmp_path / "perf.json").read_text())
+    expected = accuracy_per_minute(root / "results", ["laser", "lora", "full_ft"], after["summary"]["profile"])
+    assert {"laser", "lora", "full_ft"} <= set(expected)
+    for old, new in zip(before["rows"], after["rows"]):
+        assert {k: v for k, v in new.items() if k not in ACCURACY_COLUMNS} == {k: v for k, v in old.items() if k not in ACCURACY_COLUMNS}
+        assert {k: new[k] for k in ACCURACY_COLUMNS if k in new} == expected.get(new["method"], {})
+    laser = expected["laser"]["valid_ndcg@10_per_cpu_min"]
+    assert after["summary"]["laser/lora valid_ndcg@10_per_cpu_min"] == round(laser / expected["lora"]["valid_ndcg@10_per_cpu_min"], 2)
+    assert after["summary"]["laser/lora examples_per_s"] == before["summary"]["laser/lora examples_per_s"]
+    assert after["provenance"]["git_commit"] == before["provenance"]["git_commit"] and "accuracy_refreshed" in after["provenance"]
+    assert "valid_ndcg@10_per_cpu_min" in (tmp_path / "perf.csv").read_text().splitlines()[0]
+
+
+def test_accuracy_only_without_an_earlier_sitting_says_so(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["--results", str(tmp_path), "perf", "--accuracy-only", "--out", str(tmp_path / "perf.csv")]) == 2
+    assert f"no earlier sitting at {tmp_path / 'perf.json'}: run `bench perf` first" in capsys.readouterr().err
+    assert main(["--results", str(tmp_path), "perf", "--accuracy-only", "--methods", "laser", "--out", str(tmp_path / "perf.csv")]) == 2
+    assert "drop --methods" in capsys.readouterr().err
