@@ -187,15 +187,12 @@ def accuracy_per_minute(results: Path, methods: Sequence[str], profile: str, dat
     and their ratio, averaged over seeds. A throughput alone hides what a step buys; this is
     what a CPU-minute of each method's training buys on the same split and profile."""
     from bench.results import iter_records
-    from bench.runner import is_current
+    from bench.runner import is_current_main_run
 
     by_method: dict[str, list[tuple[float, float]]] = {}
     for _, record in iter_records(Path(results)):
         name = record.get("method")
-        if (
-            name not in methods or record.get("dataset") != dataset or record.get("status") != "ok" or (record.get("tags") or {}).get("component")
-            or (record.get("resolved_config") or {}).get("profile") != profile or not is_current(record)
-        ):
+        if name not in methods or record.get("dataset") != dataset or (record.get("resolved_config") or {}).get("profile") != profile or not is_current_main_run(record):
             continue
         cpu_minutes = record["timings"]["fit_s"] * record.get("threads", 1) / 60
         by_method.setdefault(name, []).append((record["metrics"]["valid"]["ndcg@10"], cpu_minutes))
@@ -218,10 +215,12 @@ def _add_accuracy(rows: list[dict[str, Any]], results: Path, profile: str) -> No
         row.update(accuracy.get(row["method"], {}))
 
 
-def _ratios(rows: list[dict[str, Any]], memory: str) -> dict[str, float]:
-    """Laser over each other method: examples/s, peak memory, accuracy per CPU-minute."""
+def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Laser over each other method: examples/s, peak memory (GPU memory where the sitting ran
+    on one), accuracy per CPU-minute."""
     import pandas as pd
 
+    memory = "cuda_max_allocated_mb" if any(row.get("cuda_max_allocated_mb") for row in rows) else "peak_rss_mb"
     ok = pd.DataFrame(rows).set_index("method")
     ratios = {}
     if "laser" in ok.index and "examples_per_s" in ok:
@@ -262,8 +261,7 @@ def refresh_accuracy(out: Path, results: str = "results") -> list[dict[str, Any]
     blob = json.loads(sitting.read_text())
     rows, summary = blob["rows"], blob["summary"]
     _add_accuracy(rows, Path(results), summary["profile"])
-    memory = "cuda_max_allocated_mb" if any(row.get("cuda_max_allocated_mb") for row in rows) else "peak_rss_mb"
-    summary = {k: v for k, v in summary.items() if not k.startswith("laser/")} | _ratios(rows, memory)
+    summary = {k: v for k, v in summary.items() if not k.startswith("laser/")} | _ratios(rows)
     provenance = {**blob["provenance"], "accuracy_refreshed": {"date": now(), "git_commit": git_commit()}}
     _write_sitting(out, rows, summary, provenance)
     return rows
@@ -294,8 +292,7 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
         print(f"{out} not written: {len(failed)} of {len(rows)} methods failed ({failed[0]['method']}: {failed[0]['error']})")
         return rows
     _add_accuracy(rows, Path(results), profile)
-    memory = "cuda_max_allocated_mb" if device == "cuda" else "peak_rss_mb"
-    summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **_ratios(rows, memory)}
+    summary = {"device": device_name(device), "profile": profile, "steps": steps, "batch": batch, **peak, "eval_users_per_s": eval_throughput(), **_ratios(rows)}
     provenance = {"date": now(), "git_commit": git_commit(), "versions": versions(), "host": host()}
     _write_sitting(out, rows, summary, provenance)
     return rows

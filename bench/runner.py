@@ -74,6 +74,11 @@ def is_current(record: dict[str, Any]) -> bool:
     return record.get("key") == current_key(record)
 
 
+def is_current_main_run(record: dict[str, Any]) -> bool:
+    """A finished, current record of a suite run, not of an ablation variant."""
+    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and is_current(record)
+
+
 def seed_everything(seed: int) -> None:
     import random
 

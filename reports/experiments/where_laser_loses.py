@@ -14,7 +14,7 @@ import pandas as pd
 from bench.datasets import load_dataset
 from bench.metrics import per_user_metric
 from bench.results import iter_records
-from bench.runner import is_current
+from bench.runner import is_current_main_run
 from bench.splits import leave_one_out
 
 METHODS = ("pop", "lora", "full_ft", "laser", "sasrec", "bert4rec")
@@ -22,7 +22,7 @@ METHODS = ("pop", "lora", "full_ft", "laser", "sasrec", "bert4rec")
 split = leave_one_out(load_dataset("ml-100k"))
 by_method: dict[str, list[np.ndarray]] = {}
 for _, record in iter_records(Path("results")):
-    if record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and is_current(record) and record["method"] in METHODS:
+    if record["method"] in METHODS and is_current_main_run(record):
         if record["split_hash"] != split.hash:
             raise SystemExit(f"{record['key']}: made on split {record['split_hash']}, not this data's {split.hash}")
         by_method.setdefault(record["method"], []).append(per_user_metric(record["ranks"]["valid"], "ndcg@10"))
