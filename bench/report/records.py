@@ -25,7 +25,12 @@ PAPER_SOURCE = "Zhang et al. 2024, arXiv 2409.01605"
 PAPER_DATASETS = "Amazon 2018"
 # the paper's table for each ablation component's variant table (None: no published numbers);
 # components not listed compare with Table 4. The experts' Table 7 is a K x L grid of its own.
-PAPER_TABLE_OF_COMPONENT: dict[str, int | None] = {"suffix": 5, "template": 6, "experts": None, "id_encoder": None}
+PAPER_TABLE_OF_COMPONENT: dict[str, int | None] = {"suffix": 5, "template": 6, "experts": None, "id_encoder": None, "pretrain": None}
+# orderings the paper shows in a figure without numbers we have: (component, variant) -> where the
+# variant lies against the full model there, and what the paper shows. Only the sign is compared.
+PAPER_FIGURE_ORDERING: dict[tuple[str, str], tuple[str, str]] = {
+    ("id_encoder", "sasrec"): ("below", "Fig. 4: BERT4Rec as the ID encoder beats SASRec by 17% on Pet"),
+}
 PAPER_GRID_TABLE = 7
 # our ablation variant -> the paper's key for it (bench/reference/paper_results.csv), where the names
 # differ: the `stages` component (laser/ablations.py) names its variants after our engine's two-phase

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from bench.report.records import FLOOR_FAMILY, PAPER_DATASETS, PAPER_SOURCE, metric_label
+from bench.report.records import FLOOR_FAMILY, PAPER_DATASETS, PAPER_FIGURE_ORDERING, PAPER_SOURCE, metric_label
 from bench.report.frames import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING, cost_frame, hyperparameter_frame
 from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, WILCOXON_TEST, _datasets, _present, _seed_note, _status_notes, _with_published, _yes_no, fmt, fmt_count, fmt_p, summary_cell
 
@@ -319,6 +319,7 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
     if renamed := _renamed_variants(summary):
         notes.append(f"The paper's names for our variants: {renamed}.")
     notes += _order_differences(summary)
+    notes += _figure_orderings(summary, component)
     notes.append(f"Protocol: {PROTOCOL}.")
     caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "")
     return TableView(caption, columns, rows, header, [1] if len(rows) > 1 else [], notes)
@@ -380,6 +381,31 @@ def _order_differences(summary) -> list[str]:
             by_sign.setdefault(r[f"published_sign_{p}"], []).append(p)
         parts = [f"{_ORDER_PHRASE[sign]} it" + (" in the paper" if i == 0 else "") + f" on {_and(ps)}" for i, (sign, ps) in enumerate(by_sign.items())]
         lines.append(head + ", ".join(parts) + ".")
+    return lines
+
+
+def _figure_orderings(summary, component: str) -> list[str]:
+    """A sentence per variant whose ordering the paper shows only in a figure (PAPER_FIGURE_ORDERING):
+    which of our metrics agree with the figure's sign and which do not."""
+    lines = []
+    for name, variant in dict.fromkeys(zip(summary["name"], summary["variant"])):
+        if (component, variant) not in PAPER_FIGURE_ORDERING:
+            continue
+        paper_sign, shown = PAPER_FIGURE_ORDERING[(component, variant)]
+        rows = summary[(summary["name"] == name) & summary["sign"].notna()].to_dict("records")
+        differ = [r for r in rows if r["sign"] != paper_sign]
+        head = f"The paper has {name} {_ORDER_PHRASE[paper_sign]} the full model ({PAPER_SOURCE}, {shown}; no published numbers to set beside ours)"
+        if not rows:
+            lines.append(head + "; no comparison here.")
+        elif not differ:
+            lines.append(head + "; ours agrees on every metric.")
+        else:
+            where = "; ".join(
+                f"{r['dataset']} {metric_label(r['metric'])}: {_ORDER_PHRASE[r['sign']]} it (p = {fmt_p(r['p_value'])})" if _present(r["p_value"])
+                else f"{r['dataset']} {metric_label(r['metric'])}: {_ORDER_PHRASE[r['sign']]} it"
+                for r in differ
+            )
+            lines.append(f"Ours differs from the paper: {head}; here it is {where}.")
     return lines
 
 
