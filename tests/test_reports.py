@@ -542,8 +542,8 @@ def test_an_ordering_the_paper_shows_only_in_a_figure_is_checked_by_its_sign():
     (note,) = [n for n in above.views[0].notes if "Fig. 4" in n]
     p = {m: frame.loc[("sasrec", m), "p_value"] for m in ("recall@10", "ndcg@10")}
     assert note == (
-        "Ours differs from the paper: The paper has laser/sasrec below the full model (Zhang et al. 2024, arXiv 2409.01605, "
-        "Fig. 4: BERT4Rec as the ID encoder beats SASRec by 17% on Pet; no published numbers to set beside ours); "
+        "Ours differs from the paper, which has laser/sasrec below the full model (Zhang et al. 2024, arXiv 2409.01605, "
+        "Fig. 4: BERT4Rec as the ID encoder beats SASRec by 17% on Pet; no published numbers to set beside ours): "
         f"here it is ml-100k Recall@10: above it (p = {p['recall@10']:.3g}); ml-100k NDCG@10: above it (p = {p['ndcg@10']:.3g})."
     )
     below = view(0.06)

@@ -394,18 +394,18 @@ def _figure_orderings(summary, component: str) -> list[str]:
         paper_sign, shown = PAPER_FIGURE_ORDERING[(component, variant)]
         rows = summary[(summary["name"] == name) & summary["sign"].notna()].to_dict("records")
         differ = [r for r in rows if r["sign"] != paper_sign]
-        head = f"The paper has {name} {_ORDER_PHRASE[paper_sign]} the full model ({PAPER_SOURCE}, {shown}; no published numbers to set beside ours)"
+        paper_has = f"{name} {_ORDER_PHRASE[paper_sign]} the full model ({PAPER_SOURCE}, {shown}; no published numbers to set beside ours)"
         if not rows:
-            lines.append(head + "; no comparison here.")
+            lines.append(f"The paper has {paper_has}; no comparison here.")
         elif not differ:
-            lines.append(head + "; ours agrees on every metric.")
+            lines.append(f"The paper has {paper_has}; ours agrees on every metric.")
         else:
             where = "; ".join(
                 f"{r['dataset']} {metric_label(r['metric'])}: {_ORDER_PHRASE[r['sign']]} it (p = {fmt_p(r['p_value'])})" if _present(r["p_value"])
                 else f"{r['dataset']} {metric_label(r['metric'])}: {_ORDER_PHRASE[r['sign']]} it"
                 for r in differ
             )
-            lines.append(f"Ours differs from the paper: {head}; here it is {where}.")
+            lines.append(f"Ours differs from the paper, which has {paper_has}: here it is {where}.")
     return lines
 
 
