@@ -162,7 +162,7 @@ def test_configs_reject_unknown_and_laser_only_keys_and_profiles_differ(split, r
     assert not set(METHODS.get("lora")({}).resolved_config()) & {"prefix", "experts", "id_encoder_config"}
     full_paper, full_cpu = METHODS.get("full_ft")({"profile": "paper"}).cfg, METHODS.get("full_ft")({}).cfg
     assert (full_paper.lr, full_paper.dtype, full_paper.phase1_epochs) == (1e-5, "fp32", 15)
-    assert (full_cpu.lr, full_cpu.dtype, full_cpu.history, full_cpu.examples) == (5e-5, "fp32", 3, "sample")
+    assert (full_cpu.lr, full_cpu.dtype, full_cpu.history, full_cpu.examples) == (1.5e-4, "fp32", 3, "sample")
     assert METHODS.get("prefix_tuning")({"profile": "paper"}).cfg.num_virtual_tokens == 32
     for name in BASELINES:
         cls = METHODS.get(name)

@@ -48,7 +48,7 @@ class LoraMethod(TunedLLMMethod):
 
     name = "lora"
     config_class = LoraBaselineConfig
-    profiles = {"paper": {}, "cpu": {}}
+    profiles = {"paper": {}, "cpu": {"lr": 3e-3, "min_lr": 3e-4}}  # cpu: chosen on validation (base.py)
 
     def _tune(self, backbone):
         from peft import LoraConfig, TaskType, get_peft_model
