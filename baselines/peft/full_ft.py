@@ -20,7 +20,7 @@ class FullFineTuneMethod(TunedLLMMethod):
 
     name = "full_ft"
     config_class = FullFTConfig
-    profiles = {"paper": {"lr": 1e-5, "min_lr": 1e-6, "dtype": "fp32"}, "cpu": {"lr": 1.5e-4, "min_lr": 1.5e-5, "dtype": "fp32"}}
+    profiles = {"paper": {"lr": 1e-5, "min_lr": 1e-6, "dtype": "fp32"}, "cpu": {"lr": 1.5e-4, "min_lr": 1.5e-5, "dtype": "fp32"}}  # cpu lr: chosen on validation (base.py)
 
     def _tune(self, backbone):
         backbone.decoder.requires_grad_(True)
