@@ -163,6 +163,8 @@ def test_configs_reject_unknown_and_laser_only_keys_and_profiles_differ(split, r
     full_paper, full_cpu = METHODS.get("full_ft")({"profile": "paper"}).cfg, METHODS.get("full_ft")({}).cfg
     assert (full_paper.lr, full_paper.dtype, full_paper.phase1_epochs) == (1e-5, "fp32", 15)
     assert (full_cpu.lr, full_cpu.dtype, full_cpu.history, full_cpu.examples) == (1.5e-4, "fp32", 3, "sample")
+    lora_paper, lora_cpu = METHODS.get("lora")({"profile": "paper"}).cfg, METHODS.get("lora")({}).cfg
+    assert (lora_paper.lr, lora_cpu.lr, lora_cpu.min_lr) == (1e-4, 3e-3, 3e-4)
     assert METHODS.get("prefix_tuning")({"profile": "paper"}).cfg.num_virtual_tokens == 32
     for name in BASELINES:
         cls = METHODS.get(name)
