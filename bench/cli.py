@@ -142,10 +142,10 @@ def cmd_ablate(args) -> int:
 
 def cmd_report(args) -> int:
     from bench.report import build_reports
-    from bench.runner import is_current
+    from bench.runner import is_current, is_run_of
 
     # the runner, not the report, decides which records are current: only it builds methods
-    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current):
+    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of):
         print(path)
     return 0
 

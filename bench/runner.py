@@ -74,6 +74,12 @@ def is_current(record: dict[str, Any]) -> bool:
     return record.get("key") == current_key(record)
 
 
+def is_run_of(record: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether `config` makes the record's run today: the key is equal, whatever config was written
+    when it ran (a `--set` value that has since become the default)."""
+    return record.get("key") == current_key({**record, "config": config})
+
+
 def is_current_main_run(record: dict[str, Any]) -> bool:
     """A finished, current record of a suite run, not of an ablation variant."""
     return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and is_current(record)

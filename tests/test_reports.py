@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import subprocess
 import sys
 import textwrap
@@ -292,6 +294,22 @@ def test_suite_selection_matches_name_dataset_seed_and_config(tmp_path):
     ]
     chosen = reports.suite_records(drop + keep, str(suite_file(tmp_path)))
     assert [r["key"] for r in chosen] == [r["key"] for r in keep]
+
+
+def test_a_run_whose_set_values_became_the_defaults_stays_in_its_suite():
+    """The runner finds such a run done (same key); the report must not drop it from the table."""
+    from bench.runner import current_key, is_run_of
+
+    path = next((Path(__file__).parent.parent / "results" / "runs" / "ml-100k").glob("lora-*.json"))
+    record = json.loads(path.read_text())
+    written_with_set = {**record, "config": {"profile": "cpu", "lr": record["resolved_config"]["lr"], "min_lr": record["resolved_config"]["min_lr"]}}
+    assert current_key(written_with_set) == record["key"]  # the defaults are the chosen values
+    assert reports.suite_records([written_with_set], "main") == []
+    assert reports.suite_records([written_with_set], "main", is_run_of) == [written_with_set]
+    other_lr = copy.deepcopy(written_with_set)
+    other_lr["config"]["lr"] = record["resolved_config"]["lr"] / 3
+    other_lr["key"] = current_key(other_lr)
+    assert reports.suite_records([other_lr], "main", is_run_of) == []
 
 
 def test_other_cut_offs_come_from_the_stored_ranks():

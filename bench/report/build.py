@@ -30,17 +30,24 @@ def _same_config(record_config: dict | None, spec_config: dict) -> bool:
     return canonical_json(config) == canonical_json(spec_config)
 
 
-def suite_records(records: Sequence[dict[str, Any]], suite: str) -> list[dict[str, Any]]:
-    """Records of the suite's runs (name, dataset, seed and config as expanded), in the suite's order."""
+def suite_records(
+    records: Sequence[dict[str, Any]], suite: str, runs_as: Callable[[dict[str, Any], dict], bool] | None = None
+) -> list[dict[str, Any]]:
+    """Records of the suite's runs (name, dataset, seed and config as expanded), in the suite's order.
+
+    `runs_as(record, config)`: whether the spec's `config` makes the record's run today (the same
+    key). With it, a run started with explicit `--set` values that are now the defaults counts,
+    as it does for `bench run`, which finds it done."""
     from bench.suites import expand, load_suite
 
     specs = expand(load_suite(suite))
     order = {(s.name, s.dataset, s.seed): i for i, s in enumerate(specs)}
     configs = {(s.name, s.dataset, s.seed): s.config for s in specs}
-    chosen = [
-        r for r in records
-        if (ident := (r.get("name"), r.get("dataset"), r.get("seed"))) in configs and _same_config(r.get("config"), configs[ident])
-    ]
+
+    def belongs(r, config) -> bool:
+        return _same_config(r.get("config"), config) or (runs_as is not None and runs_as(r, config))
+
+    chosen = [r for r in records if (ident := (r.get("name"), r.get("dataset"), r.get("seed"))) in configs and belongs(r, configs[ident])]
     return sorted(chosen, key=lambda r: order[(r["name"], r["dataset"], r["seed"])])
 
 
@@ -216,12 +223,14 @@ def build_reports(
     metrics: Sequence[str] | None = None,
     ks: Sequence[int] | None = None,
     is_current: Callable[[dict[str, Any]], bool] | None = None,
+    runs_as: Callable[[dict[str, Any], dict], bool] | None = None,
 ) -> list[Path]:
     """Tables and figures for one suite (or every suite with records, plus the ablations); never trains.
 
     `is_current(record)` says whether a record's key is the one today's code gives its run (the
     CLI passes `bench.runner.is_current`; this module never builds a method). Records for which
-    it is False are stale: left out of every table and listed in the README. None: all current."""
+    it is False are stale: left out of every table and listed in the README. None: all current.
+    `runs_as`: see `suite_records` (the CLI passes `bench.runner.is_run_of`)."""
     from bench.report import memberships, resolve_metrics
     from bench.results import iter_records, runs_dir
     from bench.suites import suite_names
@@ -236,7 +245,7 @@ def build_reports(
     out = Path(out)
     written: list[Path] = []
     for name in [suite] if suite else suite_names():
-        chosen, old = suite_records(current, name), suite_records(stale, name)
+        chosen, old = suite_records(current, name, runs_as), suite_records(stale, name)
         if chosen or old:
             label = Path(name).stem  # a suite may be given as a YAML path
             written += suite_report(chosen, out / label, label, metrics, old)
