@@ -71,10 +71,10 @@ def current_key(record: dict[str, Any]) -> str | None:
 
 def is_current(record: dict[str, Any]) -> bool:
     """False for a stale record: its config or its method's code changed since it ran."""
-    return record.get("key") == current_key(record)
+    return is_run_of(record, record.get("config"))
 
 
-def is_run_of(record: dict[str, Any], config: dict[str, Any]) -> bool:
+def is_run_of(record: dict[str, Any], config: dict[str, Any] | None) -> bool:
     """Whether `config` makes the record's run today: the key is equal, whatever config was written
     when it ran (a `--set` value that has since become the default)."""
     return record.get("key") == current_key({**record, "config": config})
