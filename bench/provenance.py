@@ -37,13 +37,32 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name, from /proc/cpuinfo on Linux (where `platform.processor()` is often
+    empty): run times are only comparable between records made on the same kind of host."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def host() -> dict[str, object]:
     import os
 
-    info: dict[str, object] = {"machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.system()}
+    info: dict[str, object] = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "system": platform.system(),
+        "cpu": cpu_model(),
+    }
     try:
         import torch
 
+        # The instruction set torch dispatches to (AVX2, AVX512, ...) sets the matmul speed.
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:

@@ -130,3 +130,4 @@ def test_bench_perf_measures_the_llm_baselines(tmp_path):
     assert all(r["attention"] == "eager" for r in rows.values())  # the CPU default kernel, recorded
     provenance = json.loads(out.with_suffix(".json").read_text())["provenance"]
     assert provenance["versions"]["torch"] and provenance["date"] and "cpus" in provenance["host"]
+    assert provenance["host"]["cpu_capability"]
