@@ -73,6 +73,11 @@ class Method(ABC):
     # Part of every run key: bump it when a code change alters what a resolved config means
     # (a new default inside the engine, a changed training loop), so old records turn stale.
     version: ClassVar[int] = 1
+    # What the method can do, declared for the harness to read (never guessed with hasattr):
+    distributed: ClassVar[bool] = False  # trains one run across the processes of an accelerate/torchrun launch
+    llm_backbone: ClassVar[bool] = False  # runs a causal LM through the shared engine (bench perf measures these)
+    keeps_weights: ClassVar[bool] = False  # kept_weights() after fit, restore() from them: probes and controls reuse a run
+    probes: ClassVar[tuple[str, ...]] = ()  # attribution probes probed() applies at test time (bench/probes.py)
 
     def resolved_config(self) -> dict[str, Any]:
         """The config as the method will run it: profile expanded, every default filled in.
@@ -95,6 +100,18 @@ class Method(ABC):
 
     @abstractmethod
     def parameter_counts(self) -> ParameterCounts: ...
+
+    def kept_weights(self) -> dict[str, Any]:
+        """After `fit`: the trained state worth keeping (tensors), enough for `restore`."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no weights")
+
+    def restore(self, split, ctx: FitContext, kept: dict[str, Any]) -> None:
+        """Instead of `fit`: rebuild the trained method from `kept_weights()`; then `score` works."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no weights")
+
+    def probed(self, name: str, split, seed: int):
+        """A context manager: inside it, `score` answers with input `name` changed (one of `probes`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no probes")
 
     def preflight(self) -> None:
         """Check what `fit` will read besides the split (model folders, nested settings),

@@ -11,6 +11,7 @@ from bench.errors import UserError
 from bench.io import atomic_write_text
 
 RECORD_FORMAT = 1
+WEIGHTS_FORMAT = 1  # the layout of a kept-weights file: {"format", "weights", "item_weights"}
 
 
 def runs_dir(results: Path) -> Path:
@@ -25,6 +26,34 @@ def _path_part(text: str) -> str:
 
 def record_path(results: Path, dataset: str, name: str, key: str) -> Path:
     return runs_dir(results) / _path_part(dataset) / f"{_path_part(name)}-{key}.json"
+
+
+def weights_path(results: Path, dataset: str, name: str, key: str) -> Path:
+    """A finished run's kept trainable weights (`Method.kept_weights`), beside its record's name."""
+    return Path(results) / "weights" / _path_part(dataset) / f"{_path_part(name)}-{key}.pt"
+
+
+def save_weights(path: Path, kept: dict[str, Any]) -> dict[str, Any]:
+    """Write a method's `kept_weights()` atomically; -> what the record says of the file."""
+    from bench.io import atomic_torch_save
+
+    atomic_torch_save({"format": WEIGHTS_FORMAT, **kept}, path)
+    values = sum(t.numel() for part in kept.values() if isinstance(part, dict) for t in part.values())
+    return {"values": int(values), "bytes": Path(path).stat().st_size}
+
+
+def load_weights(path: Path) -> dict[str, Any]:
+    import torch
+
+    if not Path(path).exists():
+        raise UserError(f"{path}: no kept weights for this run (runs finished before weights were kept must be retrained: bench run --force)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{path}: corrupt weights file ({type(exc).__name__}); retrain the run with bench run --force") from None
+    if blob.get("format") != WEIGHTS_FORMAT:
+        raise UserError(f"{path}: weights format {blob.get('format')!r}, this code reads {WEIGHTS_FORMAT}; retrain the run with bench run --force")
+    return {k: v for k, v in blob.items() if k != "format"}
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:

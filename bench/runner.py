@@ -23,7 +23,7 @@ from bench.configs import content_hash
 from bench.errors import UserError
 from bench.locks import run_lock
 from bench.metrics import metrics_from_ranks, ranks_from_scores
-from bench.results import read_record, record_path, write_record
+from bench.results import read_record, record_path, save_weights, weights_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
 from bench.suites import RunSpec
 
@@ -115,10 +115,12 @@ def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=No
     return all_ranks.tolist(), metrics_from_ranks(all_ranks)
 
 
-def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None) -> dict[str, Any]:
+def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None, probes: bool = True) -> dict[str, Any]:
     """Train and evaluate one run; the returned record says `ok` or `failed` with a reason.
     `share_cores`: start with `threads`, then share that many cores with the other runs active
-    in `results` (bench/threads.py); None keeps `threads` fixed."""
+    in `results` (bench/threads.py); None keeps `threads` fixed. A method that keeps weights
+    writes them beside the records (`weights/`); with `probes`, its attribution probes run
+    after the final evaluation (bench/probes.py)."""
     import torch
 
     from bench import provenance
@@ -178,6 +180,13 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
             t_eval = time.perf_counter()
             counts = method.parameter_counts()
             record["analysis"] = getattr(method, "analysis", None) or {}
+            if method.keeps_weights:
+                path = weights_path(results, spec.dataset, spec.name, key)
+                record["weights"] = {"file": path.relative_to(results).as_posix(), **save_weights(path, method.kept_weights())}
+            t_probe = time.perf_counter()
+            if probes and method.probes:
+                record["probes"] = _probes(method, split, spec, rebalance, on_epoch)
+            probe_s = time.perf_counter() - t_probe
         record.update(
             status="ok",
             metrics={"valid": valid_metrics, "test": test_metrics},
@@ -190,6 +199,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
             },
             timings=_timings(t0, t_fit, t_eval, record["training"]),
         )
+        if record.get("probes"):
+            record["timings"]["probe_s"] = round(probe_s, 2)
     except UserError:
         raise
     except Exception as exc:  # a failed run is recorded and the suite goes on
@@ -199,6 +210,18 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         record["threads_max"] = share.max_threads  # `threads` at the start, up to this as other runs ended
     record["finished"] = provenance.now()
     return record
+
+
+def _probes(method, split: Split, spec: RunSpec, between, on_epoch) -> dict[str, Any]:
+    """The run's probes; a probe that fails is recorded as such and the run keeps its result."""
+    from bench.probes import run_probes
+
+    try:
+        return run_probes(method, split, spec.seed, between=between, log=lambda line: on_epoch({"note": line}))
+    except UserError:
+        raise
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _timings(t0: float, t_fit: float, t_eval: float, training: dict[str, Any] | None) -> dict[str, float]:

@@ -27,6 +27,10 @@ class FrozenIdEncoder(nn.Module):
         self.history = history
         self.next_state = self.appends_mask(self.kind, next_state)
         self.dim = int(self.model.item_embedding.weight.shape[1])
+        # attribution probes (laser/method.py): which histories the encoder reads instead, and
+        # one state put in place of every state; None for the real input
+        self.history_map = None
+        self.constant_state = None
 
     @staticmethod
     def appends_mask(kind: str, next_state: bool) -> bool:
@@ -40,6 +44,8 @@ class FrozenIdEncoder(nn.Module):
     def forward(self, histories: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """-> states [B, N, d], valid [B, N] for the last `history` items (then the [MASK]
         state with `next_state`), left-aligned."""
+        if self.history_map is not None:
+            histories = self.history_map(histories)
         extra = int(self.next_state)
         n = max(max(min(len(h), self.history) for h in histories), 1) + extra
         seq = torch.zeros(len(histories), n, dtype=torch.long, device=self.index.device)
@@ -51,6 +57,8 @@ class FrozenIdEncoder(nn.Module):
         valid = seq > 0
         with torch.no_grad():
             states = self._states(seq)
+        if self.constant_state is not None:
+            states = self.constant_state.to(states.dtype).expand(*states.shape)
         return states, valid
 
     def _states(self, seq: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,8 @@ class LaserMethod(LLMMethod):
     uses_collaborative_ids = True
     version = 2  # 2: the released code's pipeline (pre-training, phase 1 with item gradient, phase 2)
 
+    probes = LLMMethod.probes + ("id_shuffled", "item_id_shuffled", "id_mean")
+
     @classmethod
     def _resolve(cls, config: Mapping[str, Any] | None):
         from laser.config import resolve
@@ -110,6 +112,44 @@ class LaserMethod(LLMMethod):
 
     def fit(self, split, ctx: FitContext, id_encoder=None) -> dict[str, Any]:
         return super().fit(split, ctx, id_encoder)
+
+    def restore(self, split, ctx: FitContext, kept: dict[str, Any], id_encoder=None) -> None:
+        return super().restore(split, ctx, kept, id_encoder)
+
+    def _probe_changes(self, name: str, split, seed: int):
+        """The ID probes: the frozen encoder reads other histories, or one mean state."""
+        from bench.llm.probes import derangement, patched
+
+        if name not in ("id_shuffled", "item_id_shuffled", "id_mean"):
+            return super()._probe_changes(name, split, seed)
+        encoder = getattr(self.model, "id_encoder", None)
+        if encoder is None:
+            raise UserError(f"laser probe {name}: this variant reads no ID encoder (prefix: none)")
+        if name == "id_shuffled":  # user side: each user's ID states are another user's
+            histories = split.histories("test")
+            order = derangement(len(histories), seed, name)
+            other = {tuple(h): histories[order[u]] for u, h in enumerate(histories)}
+            return None, lambda: patched(encoder, history_map=lambda hs: [other.get(tuple(h), h) for h in hs])
+        if name == "item_id_shuffled":  # item side: each item's prefix from another item's ID state
+            order = derangement(split.n_items, seed, name)
+            return lambda: patched(encoder, history_map=lambda hs: [[1 + order[i - 1] for i in h] for h in hs]), None
+        mean = self._mean_id_state(split)  # id_mean, both sides: no collaborative signal left
+        change = lambda: patched(encoder, constant_state=mean)  # noqa: E731
+        return change, change
+
+    def _mean_id_state(self, split):
+        """The encoder's mean state over every valid position of the test users' histories."""
+        import torch
+
+        histories = split.histories("test")
+        total, count = None, 0
+        with torch.inference_mode():
+            for start in range(0, len(histories), 256):
+                states, valid = self.model.id_encoder(histories[start : start + 256])
+                summed = (states.float() * valid[..., None]).sum((0, 1))
+                total = summed if total is None else total + summed
+                count += int(valid.sum())
+        return total / max(count, 1)
 
     def _uses_mformer(self) -> bool:
         from laser.mformer import MFormer

@@ -52,6 +52,9 @@ class LLMMethod(Method):
     """An LLM tuned through the engine; subclasses build the model (`_make_model`)."""
 
     distributed = True  # trains under `accelerate launch` (the runner checks this)
+    llm_backbone = True
+    keeps_weights = True
+    probes = ("text_shuffled", "text_blank")  # Laser adds its ID probes
 
     def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
         self.cfg = self._resolve(config)
@@ -321,6 +324,8 @@ class LLMMethod(Method):
                     self.model.load_state_dict(state["best"]["phase1"]["weights"], strict=False)
                     state["items"] = state["best"]["phase1"]["items"]
                     state["matrix"] = matrix_stats(state["items"])  # phase 2's diagnostics describe the matrix it trains against
+                else:  # no phase-1 epoch: phase 2's matrix is (or will be) encoded by the weights as they are now
+                    state["items_weights"] = trainable_state(self.model)
                 state.update(phase="phase2", epoch=0)
             if n_epochs[phase] == 0:
                 continue
@@ -363,9 +368,16 @@ class LLMMethod(Method):
                 state["items"] = encode_items()  # no phase 1: phase 2 trains against the untrained model's I
 
         # the final model is the best validated epoch of either phase
-        final = max(state["best"].values(), key=lambda b: b["valid_ndcg@10"])
+        final_phase = max(state["best"], key=lambda p: state["best"][p]["valid_ndcg@10"])
+        final = state["best"][final_phase]
         self.model.load_state_dict(final["weights"], strict=False)
         self.items = final["items"].to(self.device())
+        # the weights that encoded the final item matrix: phase 2 trains against phase 1's
+        if final_phase == "phase1":
+            item_weights = None  # the same weights
+        else:
+            item_weights = state["best"]["phase1"]["weights"] if "phase1" in state["best"] else state["items_weights"]
+        self._kept = {"weights": final["weights"], "item_weights": item_weights}
         self.analysis = self._analysis(split)
         return {
             "epochs": sum(1 for e in state["curve"] if e["phase"] != "init"),
@@ -381,6 +393,75 @@ class LLMMethod(Method):
             "backbone_hash": self.backbone_identity["hash"],  # config and weights
             "attention": self.attention,
         }
+
+    # ------------------------------------------------------------------ kept weights and probes
+
+    def kept_weights(self) -> dict[str, Any]:
+        """The kept epoch's trainable weights, and (None: the same) the weights that encoded
+        its item matrix: phase 2 trains the user side against the matrix phase 1 encoded."""
+        if getattr(self, "_kept", None) is None:
+            raise RuntimeError("kept_weights() before fit()")
+        return dict(self._kept)
+
+    def restore(self, split, ctx: FitContext, kept: dict[str, Any], side_inputs=None) -> None:
+        """Build the model (the frozen parts from their folders and caches), load the kept
+        weights and re-encode the item matrix as the finished run had it."""
+        self.build(split, ctx, side_inputs)
+        self.n_items = split.n_items
+        self._kept = {"weights": kept["weights"], "item_weights": kept.get("item_weights")}
+        self.model.load_state_dict(self._kept["weights"], strict=False)
+        self.items = self._encode_kept_items(split.n_items, ctx.progress)
+
+    def _encode_kept_items(self, n_items: int, progress: bool = False):
+        kept = self._kept
+        if kept["item_weights"] is not None:
+            self.model.load_state_dict(kept["item_weights"], strict=False)
+        try:
+            matrix = self.model.encode_items(n_items, self.cfg.eval_batch_size * 2, progress=progress)
+        finally:
+            if kept["item_weights"] is not None:
+                self.model.load_state_dict(kept["weights"], strict=False)
+        return matrix.to(self.device())
+
+    def _probe_changes(self, name: str, split, seed: int):
+        """-> (change while the item matrix is encoded, change while users are scored): context
+        manager factories, None where that side keeps its real input."""
+        from bench.llm.probes import derangement, patched
+
+        prompts = self.model.prompts
+        if name == "text_shuffled":  # item -> title map permuted, in history and item prompts alike
+            order = derangement(len(prompts.items) - 1, seed, name)
+            shuffled = [[]] + [prompts.items[1 + j] for j in order]
+            change = lambda: patched(prompts, items=shuffled)  # noqa: E731
+            return change, change
+        if name == "text_blank":  # user prompts keep no history titles; items as they were
+            return None, lambda: patched(prompts, blank_history=True)
+        raise ValueError(f"{type(self).__name__} has no probe {name!r}")
+
+    def probed(self, name: str, split, seed: int):
+        from contextlib import contextmanager, nullcontext
+
+        from bench.errors import unknown
+
+        if name not in self.probes:
+            raise unknown(f"{type(self).__name__} probe", name, self.probes)
+        if self.model is None or self.items is None:
+            raise RuntimeError("probed() before fit() or restore()")
+
+        @contextmanager
+        def scope():
+            item_change, user_change = self._probe_changes(name, split, seed)
+            items = self.items
+            try:
+                if item_change is not None:
+                    with item_change():
+                        self.items = self._encode_kept_items(split.n_items)
+                with user_change() if user_change is not None else nullcontext():
+                    yield
+            finally:
+                self.items = items
+
+        return scope()
 
     # ------------------------------------------------------------------ scoring
 

@@ -29,6 +29,7 @@ class PromptBuilder:
         if template not in INSTRUCTIONS:
             raise unknown("template", template, INSTRUCTIONS)
         self.history = history
+        self.blank_history = False  # the `text_blank` probe: user prompts without history titles
         head = (INSTRUCTIONS[template] + HISTORY_LEAD).strip()
         encode = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
         self.head = encode(head)
@@ -37,6 +38,8 @@ class PromptBuilder:
 
     def user_ids(self, history: Sequence[int]) -> list[int]:
         ids = list(self.head)
+        if self.blank_history:
+            return ids
         for pos, item in enumerate(list(history)[-self.history :]):
             ids += self.markers[pos] + self.items[item]
         return ids
