@@ -122,10 +122,7 @@ def _with_llm(spec, llm: str):
 
     from bench.methods import METHODS
 
-    cls = METHODS.get(spec.method)
-    if getattr(cls, "family", "") in ("ID-based", "Non-personalised"):  # no LLM to choose
-        return spec
-    return dataclasses.replace(spec, config={**spec.config, "llm": llm})
+    return dataclasses.replace(spec, config=METHODS.get(spec.method).config_with_llm(spec.config, llm))
 
 
 def cmd_ablate(args) -> int:
@@ -138,6 +135,22 @@ def cmd_ablate(args) -> int:
     records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
     _print_table(records)
     return 1 if any(r.get("status") != "ok" for r in records) else 0
+
+
+def cmd_probe(args) -> int:
+    from bench.probes import probe_specs
+    from bench.suites import expand, load_suite
+
+    suite = load_suite(args.suite)
+    specs = expand(suite, args.methods, args.seeds)
+    if args.llm:
+        specs = [_with_llm(s, args.llm) for s in specs]
+    specs = apply_settings(specs, args.set)
+    rows = probe_specs(specs, _results(args), suite.split, names=args.probes, force=args.force, threads=args.threads, progress=not args.quiet)
+    for row in rows:
+        shown = " ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float))
+        print(f"{row['run']}: {row['status']}" + (f" (ndcg@10 {shown})" if shown else ""))
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -287,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     _add_set(s)
     s.set_defaults(func=cmd_ablate)
+
+    s = sub.add_parser("probe", help="attribution probes on finished runs whose weights are kept (never retrains)")
+    s.add_argument("--suite", default="main", help="suite name or YAML file (default: main)")
+    s.add_argument("--methods", nargs="+", help="only these methods of the suite")
+    s.add_argument("--seeds", nargs="+", type=count(0), help="seeds (default: the suite's)")
+    s.add_argument("--probes", nargs="+", help="only these probes (default: every probe the method has)")
+    s.add_argument("--force", action="store_true", help="redo probes the record already has")
+    s.add_argument("--threads", type=count(1), help="torch threads (default: all cores)")
+    s.add_argument("--llm", help="local Hugging Face causal LM folder the runs were trained with")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_set(s)
+    s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("report", help="tables and figures from stored run records (never retrains)")
     s.add_argument("--suite", default=None, help="only this suite (default: every suite with records, plus the ablations)")

@@ -48,6 +48,8 @@ class FitContext:
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     rebalance: Callable[[], Any] | None = None  # bench/threads.py: take this run's share of the cores now
+    # the runner's lookup of another finished run's kept weights: (registered method, config) -> kept
+    find_kept: Callable[[str, Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property
     def cache_dir(self) -> Path:
@@ -60,6 +62,15 @@ class FitContext:
         from bench.locks import run_lock
 
         return run_lock(self.results_root, name, wait=True)
+
+    def kept_weights_of(self, method: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The kept weights of the finished run of `method` with `config` on this split and seed
+        (a control built on another run, e.g. laser_fusion); UserError when it has not run."""
+        from bench.errors import UserError
+
+        if self.find_kept is None:
+            raise UserError(f"this run cannot read other runs' weights (no results folder to look in for {method})")
+        return self.find_kept(method, config)
 
     def rebalance_threads(self) -> None:
         """Call at safe points of long work (each batch): cheap, and a no-op for fixed threads."""
@@ -100,6 +111,11 @@ class Method(ABC):
 
     @abstractmethod
     def parameter_counts(self) -> ParameterCounts: ...
+
+    @classmethod
+    def config_with_llm(cls, config: Mapping[str, Any], llm: str) -> Mapping[str, Any]:
+        """`config` with its LLM set to the folder `llm` (`--llm`); unchanged for a method without one."""
+        return config
 
     def kept_weights(self) -> dict[str, Any]:
         """After `fit`: the trained state worth keeping (tensors), enough for `restore`."""
@@ -151,6 +167,8 @@ for _name, _cls in _RECBOLE.items():
     METHODS.add(_name, f"baselines.recbole.models:{_cls}", help=f"RecBole {_cls} (ID-based)")
 METHODS.add("pop", "baselines.pop:MostPop", help="MostPop: items ranked by training interaction count, the same for every user (the floor)")
 METHODS.add("laser", "laser.method:LaserMethod", help="Laser: frozen LLM + M-Former prefix + suffix token")
+METHODS.add("laser_fusion", "laser.fusion:LaserFusionMethod", help="control: a finished Laser run fused with its frozen ID encoder, z(Laser) + lambda z(encoder), lambda on validation")
+METHODS.add("mformer_tower", "laser.tower:MFormerTowerMethod", help="control: Laser's encoder, M-Former, pre-training and phases with no LLM (pooled queries, projected)")
 METHODS.add("lora", "baselines.peft.lora:LoraMethod", help="LoRA (peft) on the LLM + suffix read-out, no IDs")
 METHODS.add("full_ft", "baselines.peft.full_ft:FullFineTuneMethod", help="full fine-tuning of the LLM + suffix read-out, no IDs")
 METHODS.add("prompt_tuning", "baselines.peft.prompt_tuning:PromptTuningMethod", help="prompt tuning (peft) + suffix read-out, no IDs")

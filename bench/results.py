@@ -42,6 +42,12 @@ def save_weights(path: Path, kept: dict[str, Any]) -> dict[str, Any]:
     return {"values": int(values), "bytes": Path(path).stat().st_size}
 
 
+def find_weights(results: Path, dataset: str, key: str) -> Path | None:
+    """The kept-weights file of the run with `key`, whatever its display name; None if none."""
+    found = sorted((Path(results) / "weights" / _path_part(dataset)).glob(f"*-{key}.pt"))
+    return found[0] if found else None
+
+
 def load_weights(path: Path) -> dict[str, Any]:
     import torch
 

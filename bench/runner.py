@@ -23,7 +23,7 @@ from bench.configs import content_hash
 from bench.errors import UserError
 from bench.locks import run_lock
 from bench.metrics import metrics_from_ranks, ranks_from_scores
-from bench.results import read_record, record_path, save_weights, weights_path, write_record
+from bench.results import find_weights, load_weights, read_record, record_path, save_weights, weights_path, write_record
 from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
 from bench.suites import RunSpec
 
@@ -83,6 +83,23 @@ def is_run_of(record: dict[str, Any], config: dict[str, Any] | None) -> bool:
 def is_current_main_run(record: dict[str, Any]) -> bool:
     """A finished, current record of a suite run, not of an ablation variant."""
     return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and is_current(record)
+
+
+def kept_finder(results: Path, dataset: str, split: Split, seed: int):
+    """FitContext.find_kept for runs on `split` and `seed`: the kept weights of another run,
+    found by the key today's code gives it."""
+
+    def find(name: str, config) -> dict[str, Any]:
+        from bench.methods import METHODS
+
+        method = METHODS.get(name)(config)
+        key = method_key(name, method, split.hash, seed)
+        path = find_weights(results, dataset, key)
+        if path is None:
+            raise UserError(f"no kept weights of {name} (key {key}) on {dataset} seed {seed}: run it first (bench run --methods {name} --seeds {seed})")
+        return load_weights(path)
+
+    return find
 
 
 def seed_everything(seed: int) -> None:
@@ -172,7 +189,10 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
             record["family"] = method.family
             record["uses_collaborative_ids"] = method.uses_collaborative_ids
             workdir = Path(results) / "work" / key  # checkpoints, RecBole scratch, tensorboard
-            ctx = FitContext(workdir=workdir, seed=spec.seed, results_root=Path(results), threads=threads, progress=progress, on_epoch=on_epoch, rebalance=rebalance)
+            ctx = FitContext(
+                workdir=workdir, seed=spec.seed, results_root=Path(results), threads=threads, progress=progress, on_epoch=on_epoch, rebalance=rebalance,
+                find_kept=kept_finder(results, spec.dataset, split, spec.seed),
+            )
             record["training"] = method.fit(split, ctx)
             t_fit = time.perf_counter()
             valid_ranks, valid_metrics = evaluate(method, split, "valid", between=rebalance)

@@ -65,6 +65,7 @@ class LaserMethod(LLMMethod):
                 trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
         method = type(trainer).load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         self._encoder_key = path.stem
+        self.id_method = method  # the encoder as a recommender in its own right (laser_fusion scores with it)
         return FrozenIdEncoder(method, id_history, self.cfg.id_next_state)
 
     def resolved_config(self) -> dict[str, Any]:

@@ -65,6 +65,10 @@ class LLMMethod(Method):
         self._accelerator = None
 
     @classmethod
+    def config_with_llm(cls, config, llm: str):
+        return {**config, "llm": llm}
+
+    @classmethod
     def _resolve(cls, config: Mapping[str, Any] | None):
         """The method's config dataclass from its mapping (profile, then explicit keys)."""
         raise NotImplementedError
