@@ -89,6 +89,7 @@ class Method(ABC):
     llm_backbone: ClassVar[bool] = False  # runs a causal LM through the shared engine (bench perf measures these)
     keeps_weights: ClassVar[bool] = False  # kept_weights() after fit, restore() from them: probes and controls reuse a run
     probes: ClassVar[tuple[str, ...]] = ()  # attribution probes probed() applies at test time (bench/probes.py)
+    after: ClassVar[tuple[str, ...]] = ()  # registered methods whose finished runs (same seed) this one reads: it runs after them
 
     def resolved_config(self) -> dict[str, Any]:
         """The config as the method will run it: profile expanded, every default filled in.

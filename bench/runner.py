@@ -295,13 +295,18 @@ def _finished(path: Path) -> bool:
 
 
 def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None, backend: str = "loky") -> list[dict]:
-    from tqdm import tqdm
-
     from bench.preflight import check_runs
+
+    check_runs(specs, launch_rank()[1])  # every config, LLM folder and encoder setting, before any data is read
+    # runs that read other runs' results (Method.after) start once those are done
+    return [record for wave in waves(specs) if wave for record in _run_wave(wave, results, split_settings, jobs, force, progress, threads, backend)]
+
+
+def _run_wave(specs: Sequence[RunSpec], results: Path, split_settings: dict | None, jobs: int, force: bool, progress: bool, threads: int | None, backend: str) -> list[dict]:
+    from tqdm import tqdm
 
     results = Path(results)
     rank, world = launch_rank()
-    check_runs(specs, world)  # every config, LLM folder and encoder setting, before any data is read
     from bench.parallel import check_backend
 
     check_backend(backend)
@@ -336,6 +341,16 @@ def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
             if record:
                 records.append(record)
     return records
+
+
+def waves(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
+    """(runs to start now, runs that must wait): a run whose method declares `after` waits while
+    the batch holds a run of one of those methods."""
+    from bench.methods import METHODS
+
+    methods = {s.method for s in specs}
+    waiting = [s for s in specs if set(METHODS.get(s.method).after) & methods]
+    return [s for s in specs if s not in waiting], waiting
 
 
 def _report(status: str, spec: RunSpec, record: dict | None, bar) -> None:

@@ -50,6 +50,7 @@ class LaserFusionMethod(Method):
     family = "control"
     uses_collaborative_ids = True
     version = 1
+    after = ("laser",)
 
     def __init__(self, config: Mapping[str, Any] | None = None, backbone=None) -> None:
         from laser.method import LaserMethod

@@ -201,3 +201,13 @@ def test_bench_run_keeps_weights_and_probes_then_bench_probe_and_the_controls_re
     assert again["probes"]["text_blank"] == r["probes"]["text_blank"]  # not asked for: kept as it was
     assert main(["--results", str(results), "probe", "--suite", str(suite), "--methods", "laser", "--probes", "id_shufled"]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_a_run_that_reads_another_waits_for_it():
+    from bench.runner import waves
+    from bench.suites import RunSpec
+
+    specs = [RunSpec(name=n, method=n, dataset="d", seed=0, config={}) for n in ("laser_fusion", "pop", "laser")]
+    assert [[s.method for s in w] for w in waves(specs)] == [["pop", "laser"], ["laser_fusion"]]
+    # with no laser run in the batch there is nothing to wait for
+    assert [[s.method for s in w] for w in waves(specs[:2])] == [["laser_fusion", "pop"], []]
