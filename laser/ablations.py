@@ -2,8 +2,9 @@
 
 The `full` variant is the base config itself, so an ablation shares the full run (and the
 cached ID encoder) with the main suite instead of retraining them. The `experts` grid is the
-paper's K in {4, 8, 12} x L in {16, 32, 48} around (8, 32); the cpu profile keeps its shape
-around its own base (4, 4): K in {2, 4, 6} x L in {2, 4, 6}.
+paper's K in {4, 8, 12} x L in {16, 32, 48} around (8, 32) (its Table 7); the cpu profile takes
+one-factor steps around its own base (4, 4), L in {4, 16, 32} at K=4 and K in {2, 4, 8} at L=4,
+plus the released code's (8, 32): each step is one LLM run, and L is paid in LLM tokens.
 
 Only the variants live here (they are Laser's); turning them into runs on the main suite's
 Laser config and split is the runner's side (bench/ablations.py).
@@ -57,17 +58,18 @@ def _id_history(profile: str) -> dict[str, dict[str, Any]]:
 
 COMPONENTS.add("id_history", _id_history, help="the ID encoder's own history vs the text's")
 
-EXPERT_GRID = {"paper": ((4, 8, 12), (16, 32, 48)), "cpu": ((2, 4, 6), (2, 4, 6))}
+EXPERT_POINTS = {
+    "paper": tuple((k, q) for k in (4, 8, 12) for q in (16, 32, 48)),
+    "cpu": ((4, 16), (4, 32), (2, 4), (8, 4), (8, 32)),
+}
 BASE = {"paper": (8, 32), "cpu": (4, 4)}
 
 
 def _experts(profile: str) -> dict[str, dict[str, Any]]:
-    ks, ls = EXPERT_GRID[profile]
     out: dict[str, dict[str, Any]] = {"full": {}}
-    for k in ks:
-        for q in ls:
-            if (k, q) != BASE[profile]:
-                out[f"K{k}_L{q}"] = {"experts": k, "queries": q}
+    for k, q in EXPERT_POINTS[profile]:
+        if (k, q) != BASE[profile]:
+            out[f"K{k}_L{q}"] = {"experts": k, "queries": q}
     return out
 
 

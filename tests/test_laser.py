@@ -260,3 +260,11 @@ def test_a_missing_id_encoder_is_trained_once_while_other_processes_wait(split, 
     waiter.join(120)
     assert trained_by == [threading.current_thread().name]  # the waiter loaded the cache, trained nothing
     assert got["encoder"].dim > 0 and path.exists()
+
+
+def test_cpu_experts_grid_holds_one_factor_steps_and_the_released_setting():
+    from laser.ablations import variants
+
+    points = {(v["experts"], v["queries"]) for name, v in variants("experts", "cpu").items() if name != "full"}
+    assert points == {(4, 16), (4, 32), (2, 4), (8, 4), (8, 32)}  # L in {4,16,32} at K=4, K in {2,4,8} at L=4, and (8, 32)
+    assert len(variants("experts", "paper")) == 9  # (8, 32) is the paper's full run
