@@ -211,3 +211,26 @@ def test_a_run_that_reads_another_waits_for_it():
     assert [[s.method for s in w] for w in waves(specs)] == [["pop", "laser"], ["laser_fusion"]]
     # with no laser run in the batch there is nothing to wait for
     assert [[s.method for s in w] for w in waves(specs[:2])] == [["laser_fusion", "pop"], []]
+
+
+@pytest.mark.parametrize("name", ["lora", "full_ft"])
+def test_llm_baselines_keep_weights_restore_and_take_the_text_probes(name, split, results, tmp_path):
+    from bench.errors import UserError
+    from bench.methods import METHODS
+
+    tiny = {"profile": "cpu", "llm_layers": None, "history": 4, "batch_size": 8, "phase1_epochs": 1, "phase2_epochs": 1, "valid_users": 10, "eval_batch_size": 64, "autocast": "off", "validate_init": False}
+    build = lambda: METHODS.get(name)(tiny, backbone=tiny_backbone(split.dataset.item_text[1:]))  # noqa: E731
+    method = build()
+    method.fit(split, FitContext(workdir=tmp_path / "fit", seed=0, results_root=results, progress=False))
+    histories = split.histories("test")
+    before = method.score(histories)
+    assert method.probes == ("text_shuffled", "text_blank")
+    fresh = build()
+    fresh.restore(split, FitContext(workdir=tmp_path / "restore", seed=0, results_root=results, progress=False), method.kept_weights())
+    torch.testing.assert_close(fresh.score(histories), before)
+    for probe in fresh.probes:
+        with fresh.probed(probe, split, seed=0):
+            assert not torch.allclose(fresh.score(histories), before), probe
+    wrong = {**method.kept_weights(), "weights": dict(list(method.kept_weights()["weights"].items())[1:])}
+    with pytest.raises(UserError, match="do not fit"):
+        build().restore(split, FitContext(workdir=tmp_path / "wrong", seed=0, results_root=results, progress=False), wrong)

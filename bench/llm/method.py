@@ -410,8 +410,14 @@ class LLMMethod(Method):
     def restore(self, split, ctx: FitContext, kept: dict[str, Any], side_inputs=None) -> None:
         """Build the model (the frozen parts from their folders and caches), load the kept
         weights and re-encode the item matrix as the finished run had it."""
+        from bench.errors import UserError
+
         self.build(split, ctx, side_inputs)
         self.n_items = split.n_items
+        trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        for part in ("weights", "item_weights"):
+            if kept.get(part) is not None and set(kept[part]) != trainable:
+                raise UserError(f"kept {part} do not fit this {type(self).__name__} model (another config or code version): retrain the run")
         self._kept = {"weights": kept["weights"], "item_weights": kept.get("item_weights")}
         self.model.load_state_dict(self._kept["weights"], strict=False)
         self.items = self._encode_kept_items(split.n_items, ctx.progress)
