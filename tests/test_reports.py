@@ -168,6 +168,24 @@ def test_the_floor_closes_the_main_table_below_the_improv_row():
     assert not any("the floor" in n for n in reports.main_view(*main_tables(without), ["ndcg@10"]).notes)
 
 
+def test_controls_form_their_own_group_below_improv_and_take_no_place():
+    """The harness's controls are not the paper's methods: a group of their own under Improv.,
+    never bold, never the baseline Laser is measured against, even when far above every row."""
+    fusion = make_record("laser_fusion", p=0.5)
+    fusion.update(method="laser_fusion", family=rt.CONTROL_FAMILY)
+    records = [pop_record(), fusion] + [make_record(n) for n in ("laser", "sasrec", "bert4rec")]
+    summary, improv = main_tables(records, ["ndcg@10"])
+    assert improv["baseline"].tolist() == ["sasrec"]
+    places = summary.set_index("name")["place"]
+    assert places["laser_fusion"] == 0 and places["laser"] == 1 and places["sasrec"] == 2
+    view = reports.main_view(summary, improv, ["ndcg@10"])
+    assert [r[1].text for r in view.rows] == ["sasrec", "bert4rec", "laser", "Improv.", "laser_fusion", "pop"]
+    assert [r[0].text for r in view.rows] == ["ID-based", "", "Laser", "", rt.CONTROL_FAMILY, rt.FLOOR_FAMILY]
+    assert view.breaks == [2, 3, 4, 5]
+    assert any(n.startswith("control (below Improv.)") for n in view.notes)
+    assert rt.family_order(["control", "Non-personalised", "Laser", "Other"]) == ["Laser", "Other", "control", "Non-personalised"]
+
+
 def test_laser_is_tested_against_the_floor_too():
     from scipy.stats import wilcoxon
 

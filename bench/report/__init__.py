@@ -12,6 +12,7 @@ from bench.latex import latex_escape  # noqa: F401
 from bench.report.records import (  # noqa: F401
     PAPER_TABLE_OF_COMPONENT,
     ALPHA,
+    CONTROL_FAMILY,
     DEFAULT_BACKBONE,
     DEFAULT_METRICS,
     FAMILIES,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.errors import UserError
-from bench.report.records import ALPHA, LASER_FAMILY, OTHER_FAMILY, TUNED_LLM_FAMILY, PARAMETER_COLUMNS, RUN_COLUMNS, backbone, family_order, is_ok, metric_value, tags, tuning
+from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, OTHER_FAMILY, TUNED_LLM_FAMILY, PARAMETER_COLUMNS, RUN_COLUMNS, backbone, family_order, is_ok, metric_value, tags, tuning
 
 
 # ---------------------------------------------------------------- run and summary frames
@@ -57,14 +57,16 @@ def summarize(runs, metrics: Sequence[str], rows: Sequence[str] = ("family", "na
 
 
 def add_places(summary):
-    """`place`: 1 for the best mean of each (dataset, metric), 2 for the runner-up, 0 otherwise; ties share."""
+    """`place`: 1 for the best mean of each (dataset, metric), 2 for the runner-up, 0 otherwise; ties share.
+    Control rows take no place: bold and underline rank the paper's methods."""
     out = summary.copy()
+    ranked = out["mean"].where(out["family"] != CONTROL_FAMILY) if "family" in out else out["mean"]
 
     def place(values):
         distinct = sorted(set(values.dropna()), reverse=True)[:2]
         return values.map(lambda v: distinct.index(v) + 1 if v in distinct else 0)
 
-    out["place"] = out.groupby(["dataset", "metric"], sort=False)["mean"].transform(place).astype(int)
+    out["place"] = ranked.groupby([out["dataset"], out["metric"]], sort=False).transform(place).astype(int)
     return out
 
 
@@ -114,7 +116,7 @@ def paired_wilcoxon(a: dict[int, list], b: dict[int, list], metric: str) -> tupl
 
 
 def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test", family: str | None = None, each: bool = False):
-    """Per (dataset, metric): the best Laser row vs the best non-Laser row (or the best row of
+    """Per (dataset, metric): the best Laser row vs the best row of another of the paper's families (or the best row of
     `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and p-value.
     `each`: Laser vs every row of `family` instead of its best (the tuned-LLM baselines, which
     share Laser's engine and examples: each is a comparison the reader asks for by name)."""
@@ -124,7 +126,8 @@ def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test"
     rows = []
     for (dataset, metric), column in summary.dropna(subset=["mean"]).groupby(["dataset", "metric"], sort=False):
         laser = column[column["family"] == LASER_FAMILY]
-        base = column[column["family"] != LASER_FAMILY] if family is None else column[column["family"] == family]
+        others = column[~column["family"].isin([LASER_FAMILY, CONTROL_FAMILY])]
+        base = others if family is None else column[column["family"] == family]
         if laser.empty or base.empty:
             continue
         best_laser = laser.loc[laser["mean"].idxmax()]

@@ -16,6 +16,10 @@ FAMILIES = ("ID-based", TUNED_LLM_FAMILY, LASER_FAMILY)
 # MostPop's family: the floor, so always the last group of a table (after families we do not know)
 FLOOR_FAMILY = "Non-personalised"
 NO_LLM_FAMILIES = ("ID-based", FLOOR_FAMILY)
+# the harness's own controls (an LLM-free M-Former tower, Laser fused with its ID encoder): they
+# answer what carries Laser's accuracy, are not methods of the paper, and so never share a group,
+# a place or the Improv. comparison with its rows (a group of their own above the floor)
+CONTROL_FAMILY = "control"
 OTHER_FAMILY = "Other"  # records that failed before their method said which family it is
 DEFAULT_METRICS = ("recall@10", "ndcg@10", "mrr")
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct"
@@ -42,6 +46,7 @@ TUNING_BY_FAMILY = {
     TUNED_LLM_FAMILY: "tuned LLM",
     LASER_FAMILY: "prefix + suffix tokens, LLM frozen",
     FLOOR_FAMILY: "none (training counts)",
+    CONTROL_FAMILY: "control (not a method of the paper)",
 }
 
 RUN_COLUMNS = ("key", "name", "method", "family", "uses_ids", "dataset", "seed", "status", "error", "split_hash", "variant", "component")
@@ -108,7 +113,7 @@ def backbone(record: dict[str, Any], family: str) -> str:
     llm = config.get("llm") or config.get("backbone") or (record.get("training") or {}).get("backbone")
     if llm:
         return Path(str(llm).rstrip("/")).name or str(llm)
-    return "-" if family in NO_LLM_FAMILIES else DEFAULT_BACKBONE
+    return "-" if family in NO_LLM_FAMILIES or family == CONTROL_FAMILY else DEFAULT_BACKBONE
 
 
 def tuning(record: dict[str, Any], family: str) -> str:
@@ -119,8 +124,9 @@ def tuning(record: dict[str, Any], family: str) -> str:
 
 def family_order(families: Iterable[str]) -> list[str]:
     present = list(dict.fromkeys(families))
-    middle = [f for f in present if f not in FAMILIES and f != FLOOR_FAMILY]
-    return [f for f in FAMILIES if f in present] + middle + ([FLOOR_FAMILY] if FLOOR_FAMILY in present else [])
+    last = [f for f in (CONTROL_FAMILY, FLOOR_FAMILY) if f in present]
+    middle = [f for f in present if f not in FAMILIES and f not in last]
+    return [f for f in FAMILIES if f in present] + middle + last
 
 
 # ---------------------------------------------------------------- consistency checks

@@ -16,7 +16,7 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
     """`improv`: the best Laser row against the best other row; `versus_floor`: against the floor row
     (MostPop), the least a learning method must beat; `versus_llm`: against each tuned-LLM row
     (all from `improvements`)."""
-    from bench.report import FLOOR_FAMILY, metric_label
+    from bench.report import CONTROL_FAMILY, FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
     side = {d: _with_published(summary, d) for d in datasets}
@@ -26,9 +26,9 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
         columns += cols
         header.append((d, len(cols)))
     cells = {(r.name, r.dataset, r.metric): r for r in summary.itertuples(index=False)}
-    rows, breaks, previous, floor = [], [], None, []
+    rows, breaks, previous, floor, controls = [], [], None, [], []
     for family, name, uses in summary.drop_duplicates(["family", "name"])[["family", "name", "uses_ids"]].itertuples(index=False):
-        if family != previous and rows and family != FLOOR_FAMILY:
+        if family != previous and rows and family not in (FLOOR_FAMILY, CONTROL_FAMILY):
             breaks.append(len(rows))
         row = [Cell(family if family != previous else ""), Cell(name), Cell(_yes_no(uses))]
         for d in datasets:
@@ -37,17 +37,25 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
                 row.append(summary_cell(r) if r is not None else Cell("–"))
                 if side[d]:
                     row.append(Cell(fmt(r.published) if r is not None else "–"))
-        (floor if family == FLOOR_FAMILY else rows).append(row)
+        {FLOOR_FAMILY: floor, CONTROL_FAMILY: controls}.get(family, rows).append(row)
         previous = family
     if not improv.empty:
         breaks.append(len(rows))
         rows.append(_improv_row(improv, datasets, metrics, side))
-    if floor:  # the floor closes the table, below the Improv. row: what no method should fall under
-        breaks.append(len(rows))
-        rows += floor
+    # below the Improv. row, which does not compare with them: the controls, then the floor that
+    # closes the table (what no method should fall under)
+    for block in (controls, floor):
+        if block:
+            breaks.append(len(rows))
+            rows += block
     notes = [_seed_note(summary), "Bold: best in the column; underlined: runner-up."]
     notes += _status_notes(summary)
     notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
+    if controls:
+        notes.append(
+            f"{CONTROL_FAMILY} (below Improv.): the harness's controls, not methods of the paper (mformer_tower: M-Former without the LLM; "
+            "laser_fusion: a Laser run's scores fused with its own BERT4Rec encoder's); they take no place and are not in Improv."
+        )
     if floor:
         notes.append(
             f"{FLOOR_FAMILY} (last rows): the floor; MostPop ranks items by their count in the training sequences, the same list for every user "
