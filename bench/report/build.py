@@ -154,7 +154,10 @@ def stale_lines(stale, records) -> list[str]:
     return [text + ".", ""]
 
 
-def readme(title: str, records, sections: Sequence[Section], figures: Sequence[tuple[str, list[Path]]], stale: Sequence[dict[str, Any]] = ()) -> str:
+def readme(
+    title: str, records, sections: Sequence[Section], figures: Sequence[tuple[str, list[Path]]], stale: Sequence[dict[str, Any]] = (), remarks: Sequence[str] = ()
+) -> str:
+    """`remarks`: lines on what a section could not show (e.g. a split that could not be read)."""
     from bench.report import split_hashes
 
     failed = sum(r.get("status") != "ok" for r in records)
@@ -162,6 +165,7 @@ def readme(title: str, records, sections: Sequence[Section], figures: Sequence[t
     lines = [f"# {title}", "", f"Protocol: {PROTOCOL}.", ""]
     lines += [f"Split hash: {hashes}. Runs: {len(records)} ({failed} failed).", ""] if records else ["No current runs: nothing to tabulate.", ""]
     lines += stale_lines(stale, records)
+    lines += [line for remark in remarks for line in (remark, "")]
     if sections:
         lines += ["Each table is also written as CSV and as LaTeX (booktabs) beside this file; `tables.tex` compiles on its own.", ""]
     for s in sections:
@@ -173,10 +177,10 @@ def readme(title: str, records, sections: Sequence[Section], figures: Sequence[t
     return "\n".join(lines)
 
 
-def write_report(folder: Path, title: str, records, sections, figures, stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+def write_report(folder: Path, title: str, records, sections, figures, stale: Sequence[dict[str, Any]] = (), remarks: Sequence[str] = ()) -> list[Path]:
     written = write_sections(folder, sections)
     written += [p for _, paths in figures for p in paths]
-    _write(folder / "README.md", readme(title, records, sections, figures, stale), written)
+    _write(folder / "README.md", readme(title, records, sections, figures, stale, remarks), written)
     return written
 
 
@@ -193,16 +197,20 @@ def suite_figures(records, folder: Path) -> list[tuple[str, list[Path]]]:
     return [(caption, paths) for caption, paths in figures if paths]
 
 
-def suite_report(records, folder: Path, suite: str, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+def suite_report(records, folder: Path, suite: str, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = (), results: Path | None = None) -> list[Path]:
+    """`results`: where the split the records name is saved (or its dataset imported), for the
+    user-group table; None: that table is left out, and the README says why."""
     from bench.report import check_consistent, load_paper_results
+    from bench.report.user_groups import user_group_section
 
     if not records:  # every run of the suite is stale: the README says so, no table is drawn
         return write_report(folder, f"Suite `{suite}`", records, [], [], stale)
     check_consistent(records)
     paper = load_paper_results()
-    sections = [main_section(records, metrics, paper), parameter_section(records, paper), cost_section(records)]
+    groups, remarks = user_group_section(records, results)
+    sections = [main_section(records, metrics, paper), *([groups] if groups else []), parameter_section(records, paper), cost_section(records)]
     sections += hyperparameter_sections(records)
-    return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder), stale)
+    return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder), stale, remarks)
 
 
 def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
@@ -248,7 +256,7 @@ def build_reports(
         chosen, old = suite_records(current, name, runs_as), suite_records(stale, name)
         if chosen or old:
             label = Path(name).stem  # a suite may be given as a YAML path
-            written += suite_report(chosen, out / label, label, metrics, old)
+            written += suite_report(chosen, out / label, label, metrics, old, results=Path(results))
         elif suite:
             raise UserError(f"no run record under {runs_dir(Path(results))} belongs to suite {suite!r}; run `bench run --suite {suite}` first")
     if suite is None:
