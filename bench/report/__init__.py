@@ -2,7 +2,10 @@
 
 records: record facts and consistency checks; frames, ablation_frames: pure DataFrames;
 layout, views: tables as cells; render: LaTeX / Markdown; figures: plots; build: `bench report`
-(record selection, sections, writing). No module here imports a method or the runner.
+(record selection, sections, writing). The claims page: claims (the paper's claims as data),
+claim_frames (their verdicts), paired (effects and bootstrap intervals), probe_frames (probes
+and controls), user_groups and split_facts (accuracy by user group, also in every suite's
+README), claim_views, claims_page. No module here imports a method or the runner.
 """
 
 from __future__ import annotations

@@ -224,6 +224,17 @@ def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequen
     return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p], stale)
 
 
+def claims_report(current, folder: Path, results: Path | None, runs_as: Callable[[dict[str, Any], dict], bool] | None = None) -> list[Path]:
+    """The claims page over every current record: a claim's side names the main suite's runs or an ablation component's."""
+    from bench.report.ablation_frames import ablation_records, memberships
+    from bench.report.claims import MAIN
+    from bench.report.claims_page import write_claims_page
+
+    tagged = [r for r in current if memberships(r)]
+    main = suite_records(current, MAIN, runs_as)
+    return write_claims_page(folder, current, lambda name: main if name == MAIN else ablation_records(tagged, name)[0], results)
+
+
 def build_reports(
     results: Path,
     out: Path,
@@ -263,6 +274,8 @@ def build_reports(
         tagged, old = [r for r in current if memberships(r)], [r for r in stale if memberships(r)]
         if tagged or old:
             written += ablation_report(tagged, out / "ablations", metrics, old)
+        if written:  # the claims read the suites' and the ablations' runs together
+            written += claims_report(current, out / "claims", Path(results), runs_as)
     if not written:
         raise UserError(f"none of the {len(records)} run records belongs to a suite or an ablation")
     return written

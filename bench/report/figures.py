@@ -156,3 +156,40 @@ def training_diagnostics(frame, folder: Path, stem: str) -> list[Path]:
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize="x-small")
     return _save(fig, folder, stem)
+
+
+# ours per verdict: green where the paper's direction holds, red where it is reversed
+VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "not significant": "tab:gray"}
+
+
+def claims_figure(frame, folder: Path, stem: str) -> list[Path]:
+    """One row per claim (and dataset), top to bottom in the table's order: the paper's effect as
+    a hollow diamond (a stated range as a line between two), ours as a dot with its 95% interval,
+    coloured by verdict, and a line at zero; a claim without an effect here says why in words."""
+    import textwrap
+
+    from matplotlib.lines import Line2D
+
+    if frame.empty:
+        return []
+    several = frame.loc[frame["dataset"] != "-", "dataset"].nunique() > 1
+    fig, (ax,) = _figure(1, (9.5, 0.42 * len(frame) + 1.4))
+    labels = []
+    for y, r in enumerate(frame.itertuples(index=False)):
+        label = f"{r.claim}: {r.statement}" + (f" ({r.dataset})" if several and r.dataset != "-" else "")
+        labels.append(textwrap.fill(label, 46))
+        if r.paper_low == r.paper_low:  # not NaN
+            ax.plot([r.paper_low, r.paper_high], [y, y], color="black", lw=1, marker="D", mfc="none", ms=6, zorder=2)
+        if r.effect_percent == r.effect_percent:
+            ax.errorbar(r.effect_percent, y, xerr=[[r.effect_percent - r.ci_low], [r.ci_high - r.effect_percent]], fmt="o", capsize=3, color=VERDICT_COLORS.get(r.verdict, "tab:gray"), zorder=3)
+        else:
+            words = r.verdict if r.metric != "trainable %" else f"a count: {r.a_mean:.2f}% trainable, {r.verdict}"
+            ax.annotate(words, (0.01, y), xycoords=("axes fraction", "data"), va="center", fontsize="small", color="dimgray", style="italic")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(frame)), labels, fontsize="small")
+    ax.set_ylim(len(frame) - 0.5, -0.5)
+    ax.set_xlabel("effect in the paper's direction, % (gain over the second side, or its drop in % of the first)")
+    handles = [Line2D([], [], color="black", marker="D", mfc="none", lw=1, label="paper (a range: both ends)")]
+    handles += [Line2D([], [], color=c, marker="o", lw=1, label=f"here, 95% CI: {v}") for v, c in VERDICT_COLORS.items()]
+    fig.legend(handles=handles, fontsize="x-small", loc="outside lower center", ncols=4)
+    return _save(fig, folder, stem)

@@ -1,0 +1,88 @@
+"""`bench report`'s claims page: reports/claims/README.md with its figure and CSVs, from records only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.report.records import PAPER_SOURCE
+
+TITLE = "The paper's claims, tested here"
+
+
+def _figure_lines(paths: list[Path]) -> list[str]:
+    if not paths:
+        return []
+    caption = (
+        "Each claim's effect in the paper's direction: the paper's (hollow diamonds; a stated range as a line) "
+        "and ours with its 95% paired-bootstrap interval, coloured by verdict; right of zero is the paper's side"
+    )
+    return [f"![{caption}]({paths[0].name})", "", f"*{caption}* ([PDF]({paths[1].name}))", ""]
+
+
+def _carries_lines(probes, controls, groups, group_notes: Sequence[str]) -> list[str]:
+    from bench.report.claim_views import control_view, probe_view
+    from bench.report.probe_frames import findings
+    from bench.report.render import markdown_table
+
+    lines = ["## What carries Laser's accuracy here", ""]
+    lines += [f"- {line}" for line in findings(probes, controls)] + [""]
+    lines += ["### Attribution probes", ""]
+    lines += [markdown_table(probe_view(probes))] if not probes.empty else ["Not measured yet: no finished run records a probe (`bench probe --suite main`).", ""]
+    lines += ["### Controls", ""]
+    lines += [markdown_table(control_view(controls))] if not controls.empty else ["Not measured yet: no finished run of `mformer_tower` or `laser_fusion`.", ""]
+    lines += ["### User groups of the main suite", ""]
+    if groups is not None:
+        lines += [markdown_table(v) for v in groups.views]
+    lines += [line for note in group_notes for line in (note, "")]
+    if groups is None and not group_notes:
+        lines += ["Not measured yet: no finished run of the main suite.", ""]
+    return lines
+
+
+def claims_readme(frame, figure: list[Path], probes, controls, groups, group_notes: Sequence[str]) -> str:
+    from bench.report.claim_views import claims_view, verdict_counts
+    from bench.report.layout import PROTOCOL
+    from bench.report.render import markdown_table
+
+    lines = [f"# {TITLE}", ""]
+    lines += [
+        f"Each claim of {PAPER_SOURCE}, set against the runs of this harness: the paper's figure, ours, the paired test and one verdict. "
+        "Written by `bench report` from the run records under `results/runs/` only; `claims.csv` holds the same rows.",
+        "",
+        f"Today: {verdict_counts(frame)}.",
+        "",
+        f"Protocol: {PROTOCOL}.",
+        "",
+    ]
+    lines += _figure_lines(figure)
+    lines += ["## Claims", "", markdown_table(claims_view(frame))]
+    lines += _carries_lines(probes, controls, groups, group_notes)
+    return "\n".join(lines)
+
+
+def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Callable[[str], list], results: Path | None) -> list[Path]:
+    """`records`: every current record; `pool(name)`: the main suite's records ("main") or an
+    ablation component's (claims.Side.pool)."""
+    from bench.io import atomic_write_text
+    from bench.report.ablation_frames import load_paper_results
+    from bench.report.claim_frames import claims_frame
+    from bench.report.claims import CLAIMS, MAIN
+    from bench.report.figures import claims_figure
+    from bench.report.probe_frames import control_frame, probe_frame
+    from bench.report.user_groups import user_group_section
+
+    frame = claims_frame(CLAIMS, pool, load_paper_results())
+    probes, controls = probe_frame(records), control_frame(records)
+    main = pool(MAIN)
+    groups, group_notes = user_group_section(main, results) if main else (None, [])
+    figure = claims_figure(frame, folder, "claims")
+    written = list(figure)
+    tables = [("claims", frame), ("probes", probes), ("controls", controls)]
+    for stem, table in tables:
+        if stem == "claims" or not table.empty:
+            atomic_write_text(folder / f"{stem}.csv", table.to_csv(index=False))
+            written.append(folder / f"{stem}.csv")
+    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes))
+    return written + [folder / "README.md"]

@@ -1,0 +1,206 @@
+"""The claims page (`bench report`, reports/claims/) and its probe and control findings:
+verdicts follow the records behind them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.report.ablation_frames import ablation_records, load_paper_results
+from bench.report.claim_frames import HOLDS, NOT_SIGNIFICANT, REVERSED, UNTESTED, claims_frame
+from bench.report.claims import CLAIMS, Comparison, Side
+from bench.results import iter_records, record_path, write_record
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "results" / "runs" / "ml-100k"
+
+
+def committed(*stems: str) -> list[dict]:
+    """Committed records by file-name stem prefix (e.g. "laser-", "laser__no_moe-")."""
+    return [json.loads(p.read_text()) for stem in stems for p in sorted(RUNS.glob(f"{stem}*.json"))]
+
+
+def write_all(results: Path, records) -> None:
+    for r in records:
+        write_record(record_path(results, r["dataset"], r["name"], r["key"]), r)
+
+
+def claims_csv(results: Path, out: Path) -> pd.DataFrame:
+    """The claims page as `bench report` writes it, from the records under `results`."""
+    from bench.report.build import claims_report
+
+    current = [r for _, r in iter_records(results)]
+    claims_report(current, out, results)
+    return pd.read_csv(out / "claims.csv").set_index("claim")
+
+
+def scaled(record: dict, factor: float) -> dict:
+    """The record with every test rank multiplied by `factor` (kept within 1..n_items)."""
+    out = copy.deepcopy(record)
+    ranks = np.asarray(out["ranks"]["test"], dtype=float)
+    out["ranks"]["test"] = np.clip(np.round(ranks * factor), 1, out["n_items"]).astype(int).tolist()
+    out["metrics"]["test"] = {}  # metric_value reads the ranks where the stored metric is absent
+    return out
+
+
+def test_a_verdict_changes_when_the_records_behind_it_change(tmp_path):
+    """Laser against w/o MoE (Table 4): not significant on the committed runs; the same runs with
+    the variant's ranks made three times worse hold the paper's ordering, three times better reverse it."""
+    laser, no_moe = committed("laser-"), committed("laser__no_moe-")
+    assert len(laser) == len(no_moe) == 3
+    verdicts = {}
+    for label, factor in (("as committed", 1.0), ("worse", 3.0), ("better", 1 / 3)):
+        results = tmp_path / label / "results"
+        write_all(results, laser + [scaled(r, factor) if factor != 1.0 else r for r in no_moe])
+        row = claims_csv(results, tmp_path / label / "claims").loc["T4-moe"]
+        verdicts[label] = row["verdict"]
+        assert row["a"] == "laser" and row["b"] == "laser/no_moe" and row["paired_seeds"] == 3
+    assert verdicts == {"as committed": NOT_SIGNIFICANT, "worse": HOLDS, "better": REVERSED}
+
+
+def test_a_claim_with_no_records_reads_untested_here(tmp_path):
+    frame = claims_frame(CLAIMS, lambda pool: [], load_paper_results())
+    assert set(frame["verdict"]) == {UNTESTED}
+    assert len(frame) == len(CLAIMS)  # one row each
+    # only the full model's runs of an ablation: the variant is missing, and the note says how to run it
+    laser = committed("laser-")
+    results = tmp_path / "results"
+    write_all(results, laser)
+    table = claims_csv(results, tmp_path / "claims")
+    assert table.loc["T4-moe", "verdict"] == UNTESTED and "variant no_moe" in table.loc["T4-moe", "note"]
+    assert "bench ablate --component m_former" in table.loc["T4-moe", "note"]
+    assert table.loc["T6-instruction", "verdict"] == UNTESTED and table.loc["F3", "verdict"] == UNTESTED
+    assert table.loc["T3", "verdict"] == HOLDS  # a count from the Laser runs themselves
+    readme = (tmp_path / "claims" / "README.md").read_text()
+    assert "| T4-moe | Table 4: w/o MoE (one expert) is below Laser |" in readme and "untested here |" in readme
+
+
+def test_the_paper_side_of_a_claim_is_read_from_its_table():
+    frame = claims_frame([c for c in CLAIMS if c.id in ("T4-moe", "T5-mean", "T7")], lambda pool: [], load_paper_results()).set_index("claim")
+    # w/o MoE: (0.0970 - 0.0889) / 0.0970 on Scientific, (0.0898 - 0.0818) / 0.0898 on Pet
+    assert frame.loc["T4-moe", ["paper_low", "paper_high"]].tolist() == pytest.approx([8.3505, 8.9087], abs=1e-3)
+    assert frame.loc["T5-mean", "paper_low"] == pytest.approx((0.0688 - 0.0416) / 0.0688 * 100)
+    # Table 7: (8, 32) against the best other cell, (12, 32), on validation Recall@10
+    assert frame.loc["T7", "paper_low"] == pytest.approx((0.1661 - 0.1560) / 0.1661 * 100)
+    assert "(validation)" in frame.loc["T7", "paper"]
+
+
+def test_a_side_picks_runs_by_the_setting_they_ran_with_not_the_variant_name():
+    """The cpu profile's own prompt has no instruction, so its "full" run is the no-instruction side of Table 6."""
+    laser = committed("laser-")
+    own = [{**copy.deepcopy(r), "tags": {"component": "template", "variant": "full"}} for r in laser]
+    with_instruction = []
+    for r in own:
+        other = scaled(r, 0.5)
+        other.update(name="laser/with_instruction", tags={"component": "template", "variant": "with_instruction"}, key=r["key"] + "w")
+        other["resolved_config"] = {**r["resolved_config"], "template": "full"}
+        with_instruction.append(other)
+    records = own + with_instruction
+    claim = next(c for c in CLAIMS if c.id == "T6-instruction")
+    row = claims_frame([claim], lambda pool: ablation_records(records, pool)[0], load_paper_results()).iloc[0]
+    assert (row["a"], row["b"], row["verdict"]) == ("laser/with_instruction", "laser", HOLDS)
+
+
+def test_the_best_rival_stands_for_a_side_of_several_rows():
+    laser, bert4rec, sasrec, pop = committed("laser-"), committed("bert4rec-"), committed("sasrec-"), committed("pop-")
+    row = claims_frame([CLAIMS[0]], lambda pool: laser + bert4rec + sasrec + pop, load_paper_results()).iloc[0]
+    assert row["claim"] == "T2" and row["b"] == "bert4rec" and row["verdict"] == REVERSED
+    assert row["effect_percent"] == pytest.approx(-42.8, abs=0.1)  # the main table's Improv. on NDCG@10
+
+
+def test_the_bootstrap_interval_is_seeded_and_holds_the_effect():
+    from bench.report.paired import paired_effect
+
+    rng = np.random.default_rng(1)
+    a = {0: rng.geometric(0.1, 300).tolist(), 1: rng.geometric(0.1, 300).tolist()}
+    b = {0: rng.geometric(0.05, 300).tolist(), 1: rng.geometric(0.05, 300).tolist()}
+    first, again = paired_effect(a, b, "ndcg@10"), paired_effect(a, b, "ndcg@10")
+    assert first == again and first.low < first.percent < first.high and first.seeds == 2 and first.users == 300
+    assert first.percent == pytest.approx((first.a_mean - first.b_mean) / first.b_mean * 100)
+    assert paired_effect(a, {2: b[0]}, "ndcg@10") is None  # no shared seed: nothing to pair
+
+
+def test_a_new_claim_is_one_more_entry():
+    claim = Comparison("X", "Table 4", "w/o M-Former is below w/o MoE", "", a=Side("m_former", "no_moe"), b=Side("m_former", "no_mformer"), paper_effect=None)
+    records = committed("laser__no_moe-", "laser__no_mformer-")
+    row = claims_frame([claim], lambda pool: ablation_records(records, pool)[0], load_paper_results()).iloc[0]
+    assert (row["a"], row["b"], row["a_seeds"], row["b_seeds"]) == ("laser/no_moe", "laser/no_mformer", 3, 3)
+
+
+# ---------------------------------------------------------------- probes and controls
+
+
+def probed(record: dict, probes: dict) -> dict:
+    return {**copy.deepcopy(record), "probes": probes}
+
+
+def probe_result(ranks) -> dict:
+    from bench.metrics import metrics_from_ranks
+
+    return {"metrics": metrics_from_ranks(ranks), "ranks": list(ranks), "seconds": 1.0}
+
+
+def test_the_id_shuffle_finding_follows_the_probe(tmp_path):
+    from bench.report.probe_frames import findings, probe_frame
+
+    laser = committed("laser-")
+    harmless = [probed(r, {"id_shuffled": probe_result(r["ranks"]["test"])}) for r in laser]
+    frame = probe_frame(harmless)
+    row = frame[(frame["name"] == "laser") & (frame["probe"] == "id_shuffled")].iloc[0]
+    assert row["change_percent"] == 0 and row["p_value"] == 1.0 and row["seeds"] == 3
+    assert any("does not carry user-specific collaborative signal" in line for line in findings(frame, pd.DataFrame()))
+    costly = [probed(r, {"id_shuffled": probe_result(scaled(r, 4.0)["ranks"]["test"])}) for r in laser]
+    frame = probe_frame(costly)
+    said = findings(frame, pd.DataFrame())
+    assert any("so the prefix carries user-specific collaborative signal here" in line for line in said)
+    assert any("laser_fusion" in line and "Not measured yet" in line for line in said)
+    assert any("Not measured yet" in line for line in findings(probe_frame([]), pd.DataFrame()))
+
+
+def test_a_probe_is_paired_with_the_run_rescored_in_its_sitting_where_the_record_has_it():
+    from bench.report.probe_frames import probe_frame
+
+    (laser,) = committed("laser-2d5f")
+    rescored = scaled(laser, 2.0)["ranks"]["test"]
+    record = probed(laser, {"none": probe_result(rescored), "text_blank": probe_result(rescored), "text_shuffled": {"error": "RuntimeError: x"}})
+    frame = probe_frame([record]).set_index("probe")
+    assert frame.loc["text_blank", "change_percent"] == 0  # against "none", not against the record's own test ranks
+    assert frame.loc["text_shuffled", "seeds"] == 0 and frame.loc["text_shuffled", "failed"] == 1
+    assert probe_frame([probed(laser, {"error": "RuntimeError: out of memory"})])["failed"].tolist() == [1]
+
+
+def fusion(record: dict, factor: float, seed_lambda: float = 0.5) -> dict:
+    out = scaled(record, factor)
+    out.update(name="laser_fusion", method="laser_fusion", family="control", key="f" + record["key"])
+    out["training"] = {"fusion": {"lambda": seed_lambda, "grid": {"0.5": 0.05}}}
+    return out
+
+
+def test_the_fusion_finding_and_the_control_rows(tmp_path):
+    from bench.report.probe_frames import control_frame, findings
+
+    bert4rec, laser = committed("bert4rec-"), committed("laser-")
+    better = control_frame(bert4rec + laser + [fusion(r, 0.5) for r in bert4rec])
+    row = better.iloc[0]
+    assert row["name"] == "laser_fusion" and row["seeds"] == 3 and row["bert4rec_seeds"] == 3 and row["laser_seeds"] == 3
+    assert row["bert4rec_effect_percent"] > 0 and row["bert4rec_p_value"] < 0.05 and row["lambdas"] == "0.5, 0.5, 0.5"
+    assert any("so Laser's text path adds something BERT4Rec does not have" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), better))
+    same = control_frame(bert4rec + [fusion(r, 1.0) for r in bert4rec])
+    assert any("not significantly above it" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), same))
+
+
+def test_the_claims_page_is_byte_reproducible(tmp_path):
+    results = tmp_path / "results"
+    write_all(results, committed("laser-", "laser__no_moe-", "bert4rec-"))
+    claims_csv(results, tmp_path / "a")
+    claims_csv(results, tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["README.md", "claims.csv", "claims.pdf", "claims.png"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert b"CreationDate" not in (tmp_path / "a" / "claims.pdf").read_bytes()
