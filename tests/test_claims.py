@@ -106,6 +106,23 @@ def test_a_side_picks_runs_by_the_setting_they_ran_with_not_the_variant_name():
     assert (row["a"], row["b"], row["verdict"]) == ("laser/with_instruction", "laser", HOLDS)
 
 
+def test_table_7_sets_the_released_k_and_l_against_the_best_other_cell_on_validation():
+    """On the cpu profile (8, 32) is a variant of the experts grid, not its base (4, 4)."""
+    def cell(record, k, q, variant, factor):
+        out = copy.deepcopy(record)
+        out.update(name="laser" if variant == "full" else f"laser/{variant}", tags={"component": "experts", "variant": variant}, key=f"{record['key']}{variant}")
+        out["resolved_config"] = {**record["resolved_config"], "experts": k, "queries": q}
+        out["ranks"]["valid"] = np.clip(np.round(np.asarray(record["ranks"]["valid"]) * factor), 1, record["n_items"]).astype(int).tolist()
+        out["metrics"]["valid"] = {}
+        return out
+
+    laser = committed("laser-")
+    grid = [cell(r, 4, 4, "full", 1.0) for r in laser] + [cell(r, 8, 32, "K8_L32", 0.5) for r in laser] + [cell(r, 2, 4, "K2_L4", 0.8) for r in laser]
+    claim = next(c for c in CLAIMS if c.id == "T7")
+    row = claims_frame([claim], lambda pool: ablation_records(grid, pool)[0], load_paper_results()).iloc[0]
+    assert (row["a"], row["b"], row["metric"], row["stage"], row["verdict"]) == ("laser/K8_L32", "laser/K2_L4", "recall@10", "valid", HOLDS)
+
+
 def test_the_best_rival_stands_for_a_side_of_several_rows():
     laser, bert4rec, sasrec, pop = committed("laser-"), committed("bert4rec-"), committed("sasrec-"), committed("pop-")
     row = claims_frame([CLAIMS[0]], lambda pool: laser + bert4rec + sasrec + pop, load_paper_results()).iloc[0]

@@ -51,8 +51,8 @@ def _matches(record: dict[str, Any], side: Side) -> bool:
     return (
         is_ok(record)
         and (side.variant is None or variant == side.variant)
-        and (side.not_variant is None or variant != side.not_variant)
-        and (side.setting is None or resolved.get(side.setting[0]) == side.setting[1])
+        and all(resolved.get(k) == v for k, v in side.settings)
+        and not (side.not_settings and all(resolved.get(k) == v for k, v in side.not_settings))
         and (side.families is None or record.get("family") in side.families)
     )
 
@@ -91,8 +91,9 @@ def paper_effect(claim: Comparison, paper) -> tuple[float, float, str]:
     effects = [e for e, _ in found]
     direction = "lower" if claim.relative_to == "a" else "higher"
     split = " (validation)" if (rows["split"] == "valid").all() else ""
-    words = ", ".join(f"{e:.1f}% on {d.capitalize()}" for e, d in found) + f" {direction} {metric_label(numbers.metric)}{split}"
-    return min(effects), max(effects), (claim.paper + "; " if claim.paper else "") + words
+    each = [f"{e:.1f}%" + (f" {direction}" if i == 0 else "") + f" on {d.capitalize()}" for i, (e, d) in enumerate(found)]
+    words = f"{metric_label(numbers.metric)} " + ", ".join(each) + split
+    return min(effects), max(effects), (claim.paper + ": " if claim.paper else "") + words
 
 
 def verdict(effect: float, p: float) -> str:
@@ -125,7 +126,7 @@ def _no_runs(side: Side, records: Sequence[dict[str, Any]], dataset: str | None 
         return f"the {side.pool} ablation has no finished run (bench ablate --component {side.pool})"
     if side.pool == MAIN:
         return f"no finished run of the main suite{where} is on this side (bench run --suite main)"
-    wanted = f"variant {side.variant}" if side.variant else f"{side.setting[0]} = {side.setting[1]}" if side.setting else "its variants"
+    wanted = f"variant {side.variant}" if side.variant else ", ".join(f"{k} = {v}" for k, v in side.settings) if side.settings else "its variants"
     return f"no finished run of the {side.pool} ablation{where} with {wanted} (bench ablate --component {side.pool})"
 
 
