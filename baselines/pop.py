@@ -1,6 +1,6 @@
 """MostPop: every user gets the same ranking, items ordered by how often they were interacted with.
 
-The counts come from the split's training sequences only (`bench.splits.train_item_counts`),
+The counts come from the split's training sequences only (`bench.data.splits.train_item_counts`),
 as every other method's fit does: the validation target does not count, neither for the
 validation ranking nor for the test ranking, although the test history contains it. A score is
 the item's plain count; items with equal counts tie, and the evaluator counts ties against the
@@ -38,7 +38,7 @@ class MostPop(Method):
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
         import torch
 
-        from bench.splits import train_item_counts
+        from bench.data.splits import train_item_counts
 
         counts = train_item_counts(split)
         self._scores = torch.as_tensor(counts, dtype=torch.float32)

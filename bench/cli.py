@@ -70,7 +70,7 @@ def apply_settings(specs, settings: list[str] | None):
 
 
 def cmd_ls(args) -> int:
-    from bench.datasets import DATASETS
+    from bench.data.datasets import DATASETS
     from bench.methods import METHODS
     from bench.suites import suite_names
 
@@ -164,7 +164,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_data_stats(args) -> int:
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
     from bench.data.stats import short_sci, stats_rows, write_stats
 
     datasets = [load_dataset(name, results=_results(args)) for name in args.names]
@@ -198,7 +198,7 @@ def cmd_import_movielens(args) -> int:
 
 
 def cmd_data_export(args) -> int:
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
     from bench.data.export import export_atomic
 
     for path in export_atomic(load_dataset(args.name, results=_results(args)), Path(args.out), split=args.split, split_format=args.split_format):

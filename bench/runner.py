@@ -24,7 +24,7 @@ from bench.errors import UserError
 from bench.locks import run_lock
 from bench.metrics import metrics_from_ranks, ranks_from_scores
 from bench.results import find_weights, load_weights, read_record, record_path, save_weights, weights_path, write_record
-from bench.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
+from bench.data.splits import Split, SplitSettings, leave_one_out, load_saved_split, save_split
 from bench.suites import RunSpec
 
 RUN_FORMAT = 2  # 2: keys hash the resolved config and the method version (1: the config as written)
@@ -32,7 +32,7 @@ RUN_FORMAT = 2  # 2: keys hash the resolved config and the method version (1: th
 
 def prepare_split(dataset: str, results: Path, settings: dict | None = None) -> Split:
     from bench.configs import from_mapping
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
 
     split_settings = from_mapping(SplitSettings, settings, "split settings")
     data = load_dataset(dataset, k_core=split_settings.k_core, results=results)

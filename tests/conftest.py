@@ -39,7 +39,7 @@ def slice_dataset(dataset: Dataset, n_users: int, max_len: int | None = None) ->
 
 @pytest.fixture(scope="session")
 def ml100k():
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
 
     return load_dataset("ml-100k")
 
@@ -52,14 +52,14 @@ def ml100k_small(ml100k):
 @pytest.fixture(scope="module")
 def split(ml100k):
     """A 60-user leave-one-out split for the LLM-method tests."""
-    from bench.splits import leave_one_out
+    from bench.data.splits import leave_one_out
 
     return leave_one_out(slice_dataset(ml100k, 60, max_len=25))
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory, split):
-    from bench.splits import save_split
+    from bench.data.splits import save_split
 
     root = tmp_path_factory.mktemp("results")
     save_split(root, split)

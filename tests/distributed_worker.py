@@ -15,9 +15,9 @@ from pathlib import Path
 def main(results: Path, out: Path) -> None:
     import torch
 
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
     from bench.methods import FitContext
-    from bench.splits import leave_one_out
+    from bench.data.splits import leave_one_out
     from bench.llm.checkpoint import trainable_state
     from laser.method import LaserMethod
     from tests.conftest import slice_dataset

@@ -256,7 +256,7 @@ def _include_cycle(tmp, data):
 
 def _corrupt_split_file(tmp, data):
     from bench.data import load_atomic
-    from bench.splits import leave_one_out, split_dir
+    from bench.data.splits import leave_one_out, split_dir
 
     split = leave_one_out(load_atomic(data))
     path = split_dir(tmp / "results", split) / "split.json"
@@ -550,7 +550,7 @@ def test_read_record_other_damage(tmp_path, content, expected):
 @pytest.fixture
 def saved_split(tmp_path):
     from bench.data import load_atomic
-    from bench.splits import leave_one_out, save_split, split_dir
+    from bench.data.splits import leave_one_out, save_split, split_dir
 
     split = leave_one_out(load_atomic(good_data(tmp_path / "data")))
     save_split(tmp_path / "results", split)
@@ -571,7 +571,7 @@ def saved_split(tmp_path):
     ids=["truncated", "binary", "not an object", "valid is null", "no test", "unknown item", "drifted"],
 )
 def test_load_saved_split_corrupt(saved_split, damage, expected):
-    from bench.splits import load_saved_split
+    from bench.data.splits import load_saved_split
 
     split, path, results = saved_split
     damage(path)

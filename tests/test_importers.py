@@ -12,7 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.data import load_atomic
-from bench.datasets import load_dataset
+from bench.data.datasets import load_dataset
 from bench.data.amazon import import_amazon
 from bench.data.movielens import import_movielens, split_title_year
 

@@ -234,7 +234,7 @@ def test_a_missing_id_encoder_is_trained_once_while_other_processes_wait(split, 
     from baselines.recbole.models import METHOD_CLASSES, RecBoleSettings, encoder_cache_path
     from bench.configs import from_mapping
     from bench.runner import run_lock
-    from bench.splits import save_split
+    from bench.data.splits import save_split
 
     root = tmp_path / "results"
     save_split(root, split)

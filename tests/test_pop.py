@@ -11,7 +11,7 @@ from bench.data import build_dataset
 from bench.errors import UserError
 from bench.methods import METHODS, FitContext
 from bench.runner import evaluate
-from bench.splits import leave_one_out, train_item_counts
+from bench.data.splits import leave_one_out, train_item_counts
 
 # item tokens 1..6 are item indices 1..6 (natural order). Leave-one-out:
 #   u1: 1 2 1 3 2 -> train (1, 2, 1), valid 3, test 2

@@ -9,7 +9,7 @@ import pytest
 
 from bench.methods import METHODS, FitContext
 from bench.runner import evaluate
-from bench.splits import leave_one_out, save_split
+from bench.data.splits import leave_one_out, save_split
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from bench.data import build_dataset
 from bench.methods import METHODS
 from bench.runner import current_key, is_current, run_key, run_one
-from bench.splits import leave_one_out, save_split
+from bench.data.splits import leave_one_out, save_split
 from bench.suites import RunSpec
 
 

@@ -53,7 +53,7 @@ def test_a_split_that_cannot_be_read_is_said_not_hidden(tmp_path):
 
 def test_the_saved_split_is_read_where_it_is_there(tmp_path, ml100k):
     from bench.report.split_facts import split_facts
-    from bench.splits import leave_one_out, save_split
+    from bench.data.splits import leave_one_out, save_split
 
     split = leave_one_out(ml100k)
     save_split(tmp_path, split)

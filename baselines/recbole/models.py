@@ -26,7 +26,7 @@ from bench.errors import UserError, did_you_mean
 from bench.methods import FitContext, Method, ParameterCounts, count_parameters
 from bench.data.export import sequential_split_rows
 from bench.io import atomic_write_text
-from bench.splits import split_dir
+from bench.data.splits import split_dir
 
 ATOMIC = "atomic"  # RecBole dataset name of the exported split
 

@@ -24,7 +24,7 @@ def export_atomic(dataset: Dataset, out: Path, split: bool = False, split_format
     (train 0..n-3, valid n-2, test n-1); RecBole's general models load these.
     sequential: (user_id, item_id_list, item_id) rows, the form RecBole's sequential models
     need with `benchmark_filename` (train = every prefix of the training part -> next item)."""
-    from bench.splits import leave_one_out
+    from bench.data.splits import leave_one_out
 
     if split_format not in ("plain", "sequential"):
         raise ValueError(f"split_format must be 'plain' or 'sequential', not {split_format!r}")

@@ -76,7 +76,7 @@ def clean_text(value) -> str:
 
 def check_name(name: str, results: Path, force: bool = False) -> str:
     """A new dataset name: a plain folder name, not a built-in one, not taken unless `force`."""
-    from bench.datasets import DATASETS, imported_root
+    from bench.data.datasets import DATASETS, imported_root
 
     if not NAME_PATTERN.fullmatch(name or ""):
         raise UserError(f"--name {name!r}: use letters, digits, '.', '_' and '-' (starting with a letter or digit)")
@@ -217,7 +217,7 @@ def write_imported(
     force: bool,
 ) -> ImportResult:
     """Write `<results>/datasets/<name>/` (temp folder + rename) and read it back."""
-    from bench.datasets import imported_root
+    from bench.data.datasets import imported_root
 
     users = sorted(sequences, key=_natural_key)
     inter_rows = (f"{u}\t{it}\t{ts}\n" for u in users for ts, it in sequences[u])

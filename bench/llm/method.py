@@ -273,7 +273,7 @@ class LLMMethod(Method):
 
         import torch
 
-        from bench.splits import train_item_counts
+        from bench.data.splits import train_item_counts
         from bench.llm.batching import count_bucketed_batches
         from bench.llm.checkpoint import EpochCheckpoint, trainable_state
         from bench.llm.diagnostics import matrix_stats, mostpop_cross_entropy

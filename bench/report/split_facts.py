@@ -47,8 +47,8 @@ def _saved(results: Path, dataset: str, split_hash: str) -> SplitFacts | None:
 
 @functools.lru_cache(maxsize=8)
 def _rebuilt(results: str, dataset: str, split_hash: str, settings: tuple) -> SplitFacts | str:
-    from bench.datasets import load_dataset
-    from bench.splits import SplitSettings, leave_one_out
+    from bench.data.datasets import load_dataset
+    from bench.data.splits import SplitSettings, leave_one_out
 
     try:
         chosen = SplitSettings(**dict(settings))
