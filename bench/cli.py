@@ -83,11 +83,11 @@ def cmd_ls(args) -> int:
     print("suites:")
     for name in suite_names():
         print(f"  {name}")
-    from bench.ablations import COMPONENTS
+    from bench.ablations import components
 
     print("ablation components:")
-    for name in COMPONENTS:
-        print(f"  {name:12s} {COMPONENTS.help(name)}")
+    for name, help in sorted(components().items()):
+        print(f"  {name:12s} {help}")
     return 0
 
 
@@ -260,14 +260,12 @@ def _add_joblib_backend(parser) -> None:
 
 
 def _components() -> list[str]:
-    from bench.ablations import COMPONENTS
+    from bench.ablations import components
 
-    return COMPONENTS.names()
+    return sorted(components())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.llm.config import DEFAULT_PROFILE
-
     p = _Parser(prog="bench", description="Benchmark and ablation harness for LLM-based sequential recommendation.")
     p.add_argument("--results", default="results", help="results folder (run records, splits, caches)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -291,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ablate", help="run Laser and the variants of one component")
     s.add_argument("--component", required=True, help=f"the component whose variants run: {', '.join(_components())}")
     s.add_argument("--dataset", default="ml-100k", help="dataset name or atomic directory (default: ml-100k)")
-    s.add_argument("--profile", default=DEFAULT_PROFILE, help=f"Laser profile of the base config: cpu | paper (default: {DEFAULT_PROFILE})")
+    s.add_argument("--profile", help="Laser profile of the base config, e.g. cpu | paper (default: the main suite's Laser config as it stands)")
     s.add_argument("--seeds", nargs="+", type=count(0), help="seeds (default: 0)")
     s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib)")
     _add_joblib_backend(s)
@@ -326,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=count(1), default=8, help="training batch size (default: 8)")
     s.add_argument("--out", default="reports/perf.csv", help="CSV to write, with a JSON of the same stem (default: reports/perf.csv)")
     s.add_argument("--llm", help="local Hugging Face causal LM folder (default: the embedded SmolLM2)")
-    s.add_argument("--profile", default=DEFAULT_PROFILE, help=f"Laser/baseline profile to measure: cpu | paper (default: {DEFAULT_PROFILE})")
+    s.add_argument("--profile", help="Laser/baseline profile to measure, e.g. cpu | paper (default: the one the methods resolve to without one)")
     s.add_argument("--accuracy-only", action="store_true", help="measure nothing: re-read the accuracy-per-CPU-minute columns of the sitting in --out from the current run records")
     s.set_defaults(func=cmd_perf)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bench.errors import unknown
 from bench.registry import Registry
 
 
@@ -134,6 +135,19 @@ class Method(ABC):
         """Check what `fit` will read besides the split (model folders, nested settings),
         cheaply and without writing; raise UserError. The runner calls it for every run of a
         suite before the first one starts."""
+
+    # Ablations are the method's own (which parts it has to take away), declared here so that
+    # `bench ablate` and `bench perf` reach them through the registry, never the method's modules.
+    @classmethod
+    def ablation_components(cls) -> dict[str, str]:
+        """The components `bench ablate --component` accepts, name -> what its variants compare."""
+        return {}
+
+    @classmethod
+    def ablation_variants(cls, component: str, profile: str) -> dict[str, dict[str, Any]]:
+        """One component's variants under `profile`: {variant: keys overriding the base config};
+        "full" overrides nothing, so an ablation shares the main suite's run."""
+        raise unknown("ablation component", component, cls.ablation_components())
 
 
 def count_parameters(*modules, llm_side: int | None = None) -> ParameterCounts:

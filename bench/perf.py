@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.llm.config import DEFAULT_PROFILE
-
 DEFAULT_METHODS = ("laser", "laser:suffix_only", "lora", "full_ft")  # NAME:VARIANT = an ablation variant of NAME
 
 
@@ -85,12 +83,13 @@ def eval_throughput(n_users: int = 943, n_items: int = 1682) -> float:
 def method_and_overrides(name: str, profile: str) -> tuple[str, dict[str, Any]]:
     """`laser:suffix_only` -> ("laser", that ablation variant's keys); a plain name -> (name, {})."""
     from bench.errors import unknown
-    from bench.ablations import COMPONENTS, variants
+    from bench.methods import METHODS
 
     if ":" not in name:
         return name, {}
     base, variant = name.split(":", 1)
-    tables = [variants(c, profile) for c in COMPONENTS.names()]
+    method = METHODS.get(base)
+    tables = [method.ablation_variants(c, profile) for c in method.ablation_components()]
     for table in tables:
         if variant in table:
             return base, table[variant]
@@ -107,18 +106,28 @@ def make_method(name: str, batch: int, llm: str | None, profile: str):
     return METHODS.get(base)(config)
 
 
-def preflight(methods, batch: int, llm: str | None, profile: str) -> None:
-    """Every method name, config and LLM folder, before the first measurement."""
+def preflight(methods, batch: int, llm: str | None, profile: str | None) -> str:
+    """Every method name, config and LLM folder, before the first measurement. Returns the
+    profile measured: `profile`, or the one the methods resolve to without one."""
     from bench.errors import UserError
     from bench.methods import METHODS
 
+    classes = {name: METHODS.get(name.split(":", 1)[0]) for name in methods}
+    llm_methods = sorted(n for n in METHODS if METHODS.get(n).llm_backbone)
+    for name, cls in classes.items():
+        if not cls.llm_backbone:  # the measured step is the shared engine's
+            raise UserError(f"perf measures LLM methods ({', '.join(llm_methods)}), not {name!r}")
+    if profile is None:
+        profiles = {cls({}).resolved_config()["profile"] for cls in classes.values()}
+        if len(profiles) != 1:
+            raise UserError(f"the methods resolve to different profiles ({', '.join(sorted(profiles))}): pass --profile")
+        (profile,) = profiles
     for name in methods:
-        if not hasattr(METHODS.get(method_and_overrides(name, profile)[0]), "training_rows"):
-            raise UserError(f"perf measures LLM methods (laser, lora, full_ft, prompt_tuning, prefix_tuning), not {name!r}")
         make_method(name, batch, llm, profile).preflight()
+    return profile
 
 
-def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str) -> dict[str, Any]:
     """Runs inside a fresh process."""
     import torch
 
@@ -267,7 +276,7 @@ def refresh_accuracy(out: Path, results: str = "results") -> list[dict[str, Any]
     return rows
 
 
-def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str = DEFAULT_PROFILE) -> list[dict[str, Any]]:
+def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
     """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
     the table it would replace stays whole."""
     import pandas as pd
@@ -276,7 +285,7 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
     from bench.provenance import git_commit, host, now, versions
     from bench.runner import prepare_split
 
-    preflight(methods, batch, llm, profile)
+    profile = preflight(methods, batch, llm, profile)
     prepare_split("ml-100k", Path(results))  # once, before the workers share it
     device = "cuda" if torch.cuda.is_available() else "cpu"
     peak = gemm_peak(n=8192 if device == "cuda" else 1024, repeats=20 if device == "cuda" else 5, device=device)

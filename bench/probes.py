@@ -1,4 +1,7 @@
-"""Attribution probes: a trained run scored again on the test users with one input changed.
+"""`bench probe`: attribution probes on finished runs, from their kept weights.
+
+A probe is a trained run scored again on the test users with one input changed (the runner's
+`run_probes` applies them, after a run's final evaluation or here on a restored run).
 
 Each probe is the method's own (`Method.probes`, applied by `Method.probed`): for Laser
 `id_shuffled` (each user's ID-encoder states are another user's, through a seeded
@@ -12,23 +15,10 @@ metrics and per-user test ranks, so a paired test against the unprobed run is on
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from bench.runner import evaluate
-
-
-def run_probes(method, split, seed: int, names: Sequence[str] | None = None, between: Callable[[], Any] | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """{probe: {metrics, ranks, seconds}} on the test users, for `names` (default: all the method has)."""
-    results: dict[str, Any] = {}
-    for name in names if names is not None else method.probes:
-        t0 = time.perf_counter()
-        with method.probed(name, split, seed):
-            ranks, metrics = evaluate(method, split, "test", between=between)
-        results[name] = {"metrics": metrics, "ranks": ranks, "seconds": round(time.perf_counter() - t0, 1)}
-        if log is not None:
-            log(f"probe {name}: ndcg@10={metrics['ndcg@10']:.4f} recall@10={metrics['recall@10']:.4f} mrr={metrics['mrr']:.4f} ({results[name]['seconds']:.0f}s)")
-    return results
+from bench.runner import evaluate, kept_finder, prepare_split, run_key, run_probes, seed_everything
 
 
 def probe_specs(specs, results, split_settings: dict | None = None, names: Sequence[str] | None = None, force: bool = False, threads: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
@@ -46,7 +36,6 @@ def probe_specs(specs, results, split_settings: dict | None = None, names: Seque
     from bench.locks import run_lock
     from bench.methods import METHODS, FitContext
     from bench.results import find_weights, load_weights, read_record, record_path, write_record
-    from bench.runner import kept_finder, prepare_split, run_key, seed_everything
 
     from tqdm import tqdm
 

@@ -137,7 +137,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     `share_cores`: start with `threads`, then share that many cores with the other runs active
     in `results` (bench/threads.py); None keeps `threads` fixed. A method that keeps weights
     writes them beside the records (`weights/`); with `probes`, its attribution probes run
-    after the final evaluation (bench/probes.py)."""
+    after the final evaluation (`run_probes`)."""
     import torch
 
     from bench import provenance
@@ -232,10 +232,24 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     return record
 
 
+def run_probes(method, split: Split, seed: int, names: Sequence[str] | None = None, between=None, log=None) -> dict[str, Any]:
+    """{probe: {metrics, ranks, seconds}} on the test users, for `names` (default: all the
+    method declares in `probes`), each scored by `evaluate` inside `method.probed(name)`.
+    Here, beside the evaluator, so a probe is scored exactly as its run was (bench/probes.py,
+    `bench probe`, calls it on restored runs)."""
+    out: dict[str, Any] = {}
+    for name in names if names is not None else method.probes:
+        t0 = time.perf_counter()
+        with method.probed(name, split, seed):
+            ranks, metrics = evaluate(method, split, "test", between=between)
+        out[name] = {"metrics": metrics, "ranks": ranks, "seconds": round(time.perf_counter() - t0, 1)}
+        if log is not None:
+            log(f"probe {name}: ndcg@10={metrics['ndcg@10']:.4f} recall@10={metrics['recall@10']:.4f} mrr={metrics['mrr']:.4f} ({out[name]['seconds']:.0f}s)")
+    return out
+
+
 def _probes(method, split: Split, spec: RunSpec, between, on_epoch) -> dict[str, Any]:
     """The run's probes; a probe that fails is recorded as such and the run keeps its result."""
-    from bench.probes import run_probes
-
     try:
         return run_probes(method, split, spec.seed, between=between, log=lambda line: on_epoch({"note": line}))
     except UserError:

@@ -31,6 +31,18 @@ class LaserMethod(LLMMethod):
 
         return resolve(config)
 
+    @classmethod
+    def ablation_components(cls) -> dict[str, str]:
+        from laser.ablations import COMPONENTS
+
+        return {name: COMPONENTS.help(name) for name in COMPONENTS}
+
+    @classmethod
+    def ablation_variants(cls, component: str, profile: str) -> dict[str, dict[str, Any]]:
+        from laser.ablations import variants
+
+        return variants(component, profile)
+
     @property
     def aux_weight(self) -> float:
         return self.cfg.balance_weight

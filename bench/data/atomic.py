@@ -24,6 +24,9 @@ from pathlib import Path
 from bench.errors import UserError
 
 TIME_FIELD_CANDIDATES = ("timestamp", "unixReviewTime", "time")
+# the `.inter` header the importers and the RecBole export write (here, with the format they
+# write, so neither imports the other)
+INTER_HEADER = "user_id:token\titem_id:token\ttimestamp:float"
 
 
 @dataclass(frozen=True)

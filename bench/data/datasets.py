@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from bench.data import Dataset, load_atomic
+from bench.data.atomic import Dataset, load_atomic
 from bench.errors import UserError, unknown
 from bench.registry import Registry
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.data.atomic import Dataset
+from bench.data.atomic import INTER_HEADER, Dataset
+from bench.data.splits import leave_one_out
 from bench.errors import UserError
 from bench.io import atomic_write_text
-from bench.data.importing import INTER_HEADER
 
 
 # --------------------------------------------------------------------------- RecBole export
@@ -24,8 +24,6 @@ def export_atomic(dataset: Dataset, out: Path, split: bool = False, split_format
     (train 0..n-3, valid n-2, test n-1); RecBole's general models load these.
     sequential: (user_id, item_id_list, item_id) rows, the form RecBole's sequential models
     need with `benchmark_filename` (train = every prefix of the training part -> next item)."""
-    from bench.data.splits import leave_one_out
-
     if split_format not in ("plain", "sequential"):
         raise ValueError(f"split_format must be 'plain' or 'sequential', not {split_format!r}")
     src = Path(dataset.source)

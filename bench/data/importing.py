@@ -36,15 +36,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.data.atomic import Dataset, k_core_filter, load_atomic, _natural_key
+from bench.data.atomic import INTER_HEADER, Dataset, _natural_key, k_core_filter, load_atomic
+from bench.data.datasets import DATASETS, imported_root
 from bench.errors import UserError
 from bench.io import atomic_path, write_synced
+from bench.provenance import git_commit, now
 
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 AMAZON_ITEM_HEADER = "item_id:token\ttitle:token_seq\tbrand:token\tcategories:token_seq"
 MOVIELENS_ITEM_HEADER = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"
-INTER_HEADER = "user_id:token\titem_id:token\ttimestamp:float"
 
 # (user, item, timestamp) in file order
 Event = tuple[str, str, int]
@@ -76,8 +77,6 @@ def clean_text(value) -> str:
 
 def check_name(name: str, results: Path, force: bool = False) -> str:
     """A new dataset name: a plain folder name, not a built-in one, not taken unless `force`."""
-    from bench.data.datasets import DATASETS, imported_root
-
     if not NAME_PATTERN.fullmatch(name or ""):
         raise UserError(f"--name {name!r}: use letters, digits, '.', '_' and '-' (starting with a letter or digit)")
     if name in DATASETS:
@@ -217,12 +216,8 @@ def write_imported(
     force: bool,
 ) -> ImportResult:
     """Write `<results>/datasets/<name>/` (temp folder + rename) and read it back."""
-    from bench.data.datasets import imported_root
-
     users = sorted(sequences, key=_natural_key)
     inter_rows = (f"{u}\t{it}\t{ts}\n" for u in users for ts, it in sequences[u])
-    from bench.provenance import git_commit, now
-
     meta = {"format": 1, "name": name, **provenance, "dropped": dropped, "date": now(), "git": git_commit(Path(__file__).parent)}
     files = {
         f"{name}.inter": _chain([INTER_HEADER + "\n"], inter_rows),

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.configs import content_hash
-from bench.data import Dataset
+from bench.data.atomic import Dataset
 from bench.errors import UserError
 from bench.io import atomic_write_text
 
