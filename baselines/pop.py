@@ -30,6 +30,9 @@ class MostPop(Method):
     # (what other users consumed), with no text at all; that is collaborative information,
     # even though it learns no embedding and nothing per user.
     uses_collaborative_ids = True
+    # nothing to train: under a launch each process counts the same training items and the main
+    # one records, so a suite that carries the floor row (peft) is not refused
+    distributed = True
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.cfg = from_mapping(PopConfig, config, "method pop")

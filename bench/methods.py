@@ -86,7 +86,10 @@ class Method(ABC):
     # (a new default inside the engine, a changed training loop), so old records turn stale.
     version: ClassVar[int] = 1
     # What the method can do, declared for the harness to read (never guessed with hasattr):
-    distributed: ClassVar[bool] = False  # trains one run across the processes of an accelerate/torchrun launch
+    # runs under an accelerate/torchrun launch: every process takes part in each run (the engine
+    # shares out the batches; a method with nothing to train repeats its fit) and the main
+    # process records it. False: refused under a launch (bench/preflight.py)
+    distributed: ClassVar[bool] = False
     llm_backbone: ClassVar[bool] = False  # runs a causal LM through the shared engine (bench perf measures these)
     keeps_weights: ClassVar[bool] = False  # kept_weights() after fit, restore() from them: probes and controls reuse a run
     probes: ClassVar[tuple[str, ...]] = ()  # attribution probes probed() applies at test time (bench/probes.py)

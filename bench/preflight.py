@@ -20,7 +20,7 @@ def check_runs(specs: Sequence, world: int = 1) -> None:
 
     methods = [(spec, METHODS.get(spec.method)(spec.config)) for spec in specs]  # config typos first: they cost nothing
     for spec, method in methods:
-        if world > 1 and not getattr(method, "distributed", False):
+        if world > 1 and not method.distributed:
             raise UserError(f"{spec.name} trains in one process; run it with plain `bench run`, not under accelerate launch (WORLD_SIZE={world})")
     checked: set[str] = set()
     for spec, method in methods:

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 
 def tiny_backbone(texts, hidden: int = 32, layers: int = 2, seed: int = 0):
+    from bench.llm.backbone import load_backbone
+
+    model, tokenizer = tiny_llama(texts, hidden, layers, seed)
+    return load_backbone(model=model, tokenizer=tokenizer)
+
+
+def tiny_llm_folder(texts, folder, hidden: int = 32, layers: int = 2, seed: int = 0):
+    """The tiny Llama saved as a Hugging Face folder: what `llm: PATH` reads, for runs the
+    runner builds from a config (a subprocess cannot be handed a model object)."""
+    model, tokenizer = tiny_llama(texts, hidden, layers, seed)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_llama(texts, hidden: int = 32, layers: int = 2, seed: int = 0):
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from bench.llm.backbone import load_backbone
     from bench.llm.prompt import HISTORY_LEAD, INSTRUCTIONS
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
@@ -21,7 +36,7 @@ def tiny_backbone(texts, hidden: int = 32, layers: int = 2, seed: int = 0):
         vocab_size=tok.get_vocab_size(), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, eos_token_id=1, pad_token_id=1,
     )
-    return load_backbone(model=LlamaForCausalLM(config), tokenizer=tokenizer)
+    return LlamaForCausalLM(config), tokenizer
 
 
 TINY_LASER = {

@@ -51,7 +51,7 @@ PHASES = ("phase1", "phase2")
 class LLMMethod(Method):
     """An LLM tuned through the engine; subclasses build the model (`_make_model`)."""
 
-    distributed = True  # trains under `accelerate launch` (the runner checks this)
+    distributed = True  # each process trains its share of every epoch's batches
     llm_backbone = True
     keeps_weights = True
     probes = ("text_shuffled", "text_blank")  # Laser adds its ID probes
