@@ -1,5 +1,6 @@
 """Helpers for attribution probes (bench/runner.py's run_probes runs them): seeded
-derangements and temporary attribute changes. A probe changes one input of a trained model at test time."""
+derangements and temporary attribute changes. A probe changes one input of a trained model
+at test time."""
 
 from __future__ import annotations
 
