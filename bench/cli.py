@@ -160,6 +160,14 @@ def cmd_report(args) -> int:
     # the runner, not the report, decides which records are current: only it builds methods
     for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of):
         print(path)
+    if args.learning_curve:
+        from bench.report.learning_curve import learning_curve
+        from bench.results import iter_records
+
+        current = [r for _, r in iter_records(_results(args)) if is_current(r)]
+        for spec in args.learning_curve:
+            for path in learning_curve(Path(spec), current):
+                print(path)
     return 0
 
 
@@ -316,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports", help="folder for the tables and figures (default: reports)")
     s.add_argument("--metrics", nargs="+", help="metric columns, e.g. recall@20 ndcg@20 mrr (default: recall@10 ndcg@10 mrr)")
     s.add_argument("--ks", nargs="+", type=count(1), help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
+    s.add_argument("--learning-curve", nargs="+", metavar="SPEC", help="also draw these learning-curve specs (JSON naming run records; the figure goes beside it), e.g. reports/experiments/learning_curve.json")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("perf", help="training/encoding throughput and memory of Laser vs LLM baselines, in one sitting")
