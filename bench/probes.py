@@ -36,8 +36,7 @@ def probe_specs(specs, results, split_settings: dict | None = None, names: Seque
     from bench.locks import run_lock
     from bench.methods import METHODS, FitContext
     from bench.results import find_weights, load_weights, read_record, record_path, write_record
-
-    from tqdm import tqdm
+    from bench import progress as bars
 
     results = Path(results)
     known = sorted({n for s in specs for n in METHODS.get(s.method).probes})
@@ -80,9 +79,10 @@ def probe_specs(specs, results, split_settings: dict | None = None, names: Seque
             t0 = time.perf_counter()
             try:
                 method.restore(split, ctx, load_weights(weights))
-                reference_ranks, reference = evaluate(method, split, "test")
-                probes = {"none": {"metrics": reference, "ranks": reference_ranks, "seconds": round(time.perf_counter() - t0, 1)}}
-                probes.update(run_probes(method, split, spec.seed, todo, log=tqdm.write if progress else None))
+                with bars.labelled(label):
+                    reference_ranks, reference = evaluate(method, split, "test", progress=progress, desc="unprobed reference")
+                    probes = {"none": {"metrics": reference, "ranks": reference_ranks, "seconds": round(time.perf_counter() - t0, 1)}}
+                    probes.update(run_probes(method, split, spec.seed, todo, log=bars.write if progress else None, progress=progress))
             except UserError:
                 raise
             record = read_record(path)  # as it is now: nothing written meanwhile is lost

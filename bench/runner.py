@@ -14,6 +14,7 @@ import dataclasses
 import os
 import time
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -113,21 +114,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=None) -> tuple[list[int], dict[str, float]]:
+def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=None, progress: bool = False, desc: str | None = None) -> tuple[list[int], dict[str, float]]:
     """Full-ranking metrics of `stage`; `between()` runs before each chunk of users."""
     import numpy as np
 
+    from bench import progress as bars
+
     histories, targets = split.histories(stage), split.targets(stage)
     ranks = []
-    for start in range(0, len(histories), batch_size):
-        if between is not None:
-            between()
-        scores = method.score(histories[start : start + batch_size])
-        if scores.shape != (len(histories[start : start + batch_size]), split.n_items + 1):
-            raise RuntimeError(f"score() returned shape {tuple(scores.shape)}, expected [B, {split.n_items + 1}]")
-        if not bool(scores[:, 1:].isfinite().all()):
-            raise FloatingPointError("scores contain NaN or inf")
-        ranks.append(ranks_from_scores(scores, targets[start : start + batch_size]))
+    with bars.bar(desc=desc or f"{stage} evaluation", total=len(histories), unit="user", disable=not progress) as bar:
+        for start in range(0, len(histories), batch_size):
+            if between is not None:
+                between()
+            scores = method.score(histories[start : start + batch_size])
+            if scores.shape != (len(histories[start : start + batch_size]), split.n_items + 1):
+                raise RuntimeError(f"score() returned shape {tuple(scores.shape)}, expected [B, {split.n_items + 1}]")
+            if not bool(scores[:, 1:].isfinite().all()):
+                raise FloatingPointError("scores contain NaN or inf")
+            ranks.append(ranks_from_scores(scores, targets[start : start + batch_size]))
+            bar.update(len(scores))
     all_ranks = np.concatenate(ranks)
     return all_ranks.tolist(), metrics_from_ranks(all_ranks)
 
@@ -140,6 +145,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     after the final evaluation (`run_probes`)."""
     import torch
 
+    from bench import progress as bars
     from bench import provenance
     from bench.methods import METHODS, FitContext
     from bench.threads import CoreShare
@@ -171,19 +177,19 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         "started": provenance.now(),
     }
 
+    label = run_label(spec)
+
     def on_epoch(info: dict[str, Any]) -> None:
         if progress:
-            from tqdm import tqdm
-
             shown = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
-            tqdm.write(f"  [{spec.name} {spec.dataset} seed={spec.seed}] {shown}")
+            bars.write(f"  [{label}] {shown}")
 
     t0 = time.perf_counter()
     memory = provenance.PeakMemory()
     share = CoreShare(results, key, share_cores) if share_cores else None
     rebalance = share.rebalance if share else None
     try:
-        with memory, share or nullcontext():
+        with memory, share or nullcontext(), bars.labelled(label):
             seed_everything(spec.seed)
             method = METHODS.get(spec.method)(spec.config)
             record["family"] = method.family
@@ -195,8 +201,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
             )
             record["training"] = method.fit(split, ctx)
             t_fit = time.perf_counter()
-            valid_ranks, valid_metrics = evaluate(method, split, "valid", between=rebalance)
-            test_ranks, test_metrics = evaluate(method, split, "test", between=rebalance)
+            valid_ranks, valid_metrics = evaluate(method, split, "valid", between=rebalance, progress=progress)
+            test_ranks, test_metrics = evaluate(method, split, "test", between=rebalance, progress=progress)
             t_eval = time.perf_counter()
             counts = method.parameter_counts()
             record["analysis"] = getattr(method, "analysis", None) or {}
@@ -205,7 +211,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
                 record["weights"] = {"file": path.relative_to(results).as_posix(), **save_weights(path, method.kept_weights())}
             t_probe = time.perf_counter()
             if probes and method.probes:
-                record["probes"] = _probes(method, split, spec, rebalance, on_epoch)
+                record["probes"] = _probes(method, split, spec, rebalance, on_epoch, progress)
             probe_s = time.perf_counter() - t_probe
         record.update(
             status="ok",
@@ -232,7 +238,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     return record
 
 
-def run_probes(method, split: Split, seed: int, names: Sequence[str] | None = None, between=None, log=None) -> dict[str, Any]:
+def run_probes(method, split: Split, seed: int, names: Sequence[str] | None = None, between=None, log=None, progress: bool = False) -> dict[str, Any]:
     """{probe: {metrics, ranks, seconds}} on the test users, for `names` (default: all the
     method declares in `probes`), each scored by `evaluate` inside `method.probed(name)`.
     Here, beside the evaluator, so a probe is scored exactly as its run was (bench/probes.py,
@@ -241,17 +247,17 @@ def run_probes(method, split: Split, seed: int, names: Sequence[str] | None = No
     for name in names if names is not None else method.probes:
         t0 = time.perf_counter()
         with method.probed(name, split, seed):
-            ranks, metrics = evaluate(method, split, "test", between=between)
+            ranks, metrics = evaluate(method, split, "test", between=between, progress=progress, desc=f"probe {name}")
         out[name] = {"metrics": metrics, "ranks": ranks, "seconds": round(time.perf_counter() - t0, 1)}
         if log is not None:
             log(f"probe {name}: ndcg@10={metrics['ndcg@10']:.4f} recall@10={metrics['recall@10']:.4f} mrr={metrics['mrr']:.4f} ({out[name]['seconds']:.0f}s)")
     return out
 
 
-def _probes(method, split: Split, spec: RunSpec, between, on_epoch) -> dict[str, Any]:
+def _probes(method, split: Split, spec: RunSpec, between, on_epoch, progress: bool = False) -> dict[str, Any]:
     """The run's probes; a probe that fails is recorded as such and the run keeps its result."""
     try:
-        return run_probes(method, split, spec.seed, between=between, log=lambda line: on_epoch({"note": line}))
+        return run_probes(method, split, spec.seed, between=between, log=lambda line: on_epoch({"note": line}), progress=progress)
     except UserError:
         raise
     except Exception as exc:
@@ -265,6 +271,10 @@ def _timings(t0: float, t_fit: float, t_eval: float, training: dict[str, Any] | 
     if earlier:
         timings["fit_s_this_process"] = round(t_fit - t0, 2)
     return timings
+
+
+def run_label(spec: RunSpec) -> str:
+    return f"{spec.name} {spec.dataset} seed={spec.seed}"
 
 
 def launch_rank() -> tuple[int, int]:
@@ -308,16 +318,38 @@ def _finished(path: Path) -> bool:
         return False
 
 
-def run_specs(specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True, threads: int | None = None, backend: str = "loky") -> list[dict]:
+def run_specs(
+    specs: Sequence[RunSpec], results: Path, split_settings: dict | None = None, jobs: int = 1, force: bool = False, progress: bool = True,
+    threads: int | None = None, backend: str = "loky", tally: Counter | None = None,
+) -> list[dict]:
+    """The runs' records, in the order of `specs` whatever order they ran in. `tally` (if given)
+    counts how each run ended: "done" (trained), "skipped" (its finished record reused),
+    "locked" (another bench process has it), "kept" (a failed --force rerun; the earlier record
+    stays), "worker" (a helper process of a distributed launch)."""
     from bench.preflight import check_runs
 
     check_runs(specs, launch_rank()[1])  # every config, LLM folder and encoder setting, before any data is read
+    tally = tally if tally is not None else Counter()
+    position = {id(s): i for i, s in enumerate(specs)}
+    records: list[dict | None] = [None] * len(specs)
+    started = 0
     # runs that read other runs' results (Method.after) start once those are done
-    return [record for wave in waves(specs) if wave for record in _run_wave(wave, results, split_settings, jobs, force, progress, threads, backend)]
+    for wave in waves(specs):
+        if wave:
+            ran = _run_wave(wave, results, split_settings, jobs, force, progress, threads, backend, tally, (started, len(specs)))
+            for spec, record in zip(wave, ran):
+                records[position[id(spec)]] = record
+            started += len(wave)
+    return [r for r in records if r]
 
 
-def _run_wave(specs: Sequence[RunSpec], results: Path, split_settings: dict | None, jobs: int, force: bool, progress: bool, threads: int | None, backend: str) -> list[dict]:
-    from tqdm import tqdm
+def _run_wave(
+    specs: Sequence[RunSpec], results: Path, split_settings: dict | None, jobs: int, force: bool, progress: bool, threads: int | None, backend: str,
+    tally: Counter, count: tuple[int, int],
+) -> list[dict | None]:
+    """The wave's records (None for a run another process holds), in the order of `specs`;
+    `count`: (runs of the command before this wave, runs of the command), for the [k/N] lines."""
+    from bench import progress as bars
 
     results = Path(results)
     rank, world = launch_rank()
@@ -332,28 +364,34 @@ def _run_wave(specs: Sequence[RunSpec], results: Path, split_settings: dict | No
     # --threads, a distributed launch, or a cluster backend (other machines' cores)
     share_cores = cores if threads is None and world == 1 and backend == "loky" else None
     threads = threads or max(1, cores // max(jobs, 1))
-    records: list[dict] = []
+    records: list[dict | None] = [None] * len(specs)
     if jobs <= 1:
-        bar = tqdm(specs, desc="runs", unit="run", disable=not progress or rank != 0)
-        for spec in bar:
-            bar.set_postfix_str(f"{spec.name} {spec.dataset} seed={spec.seed}")
+        bar = bars.bar(specs, desc="runs", unit="run", disable=not progress or rank != 0)
+        for i, spec in enumerate(bar):
+            bar.set_postfix_str(run_label(spec))
             status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress, share_cores)
-            _report(status, spec, record, bar)
-            if record:
-                records.append(record)
+            tally[status] += 1
+            _report(status, spec, record)
+            records[i] = record
         return records
     from joblib import Parallel, delayed
 
     from bench.parallel import joblib_backend
+    from bench.schedule import longest_first
 
+    done = [not force and _finished(record_path(results, s.dataset, s.name, run_key(s, splits[s.dataset]))) for s in specs]
+    order = longest_first(specs, results, done)
+    before, total = count
     with joblib_backend(backend, jobs):
-        outputs = Parallel(return_as="generator")(
-            delayed(run_one)(spec, splits[spec.dataset], results, threads, force, progress, share_cores) for spec in specs
+        # joblib starts them in this order; each is reported as it ends (the parent draws no bar:
+        # the workers' lines share its terminal)
+        outputs = Parallel(return_as="generator_unordered")(
+            delayed(_run_in_worker)(i, specs[i], splits[specs[i].dataset], results, threads, force, progress, share_cores) for i in order
         )
-        for spec, (status, record) in zip(specs, tqdm(outputs, total=len(specs), desc="runs", unit="run", disable=not progress)):
-            _report(status, spec, record, None)
-            if record:
-                records.append(record)
+        for finished, (i, status, record) in enumerate(outputs, before + 1):
+            tally[status] += 1
+            _report(status, specs[i], record, f"[{finished}/{total}] " if progress else "", reused=progress)
+            records[i] = record
     return records
 
 
@@ -367,15 +405,25 @@ def waves(specs: Sequence[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
     return [s for s in specs if s not in waiting], waiting
 
 
-def _report(status: str, spec: RunSpec, record: dict | None, bar) -> None:
-    from tqdm import tqdm
+def _run_in_worker(index: int, *args) -> tuple[int, str, dict | None]:
+    """run_one in a joblib worker, which shares its terminal with the others: progress as lines."""
+    from bench import progress as bars
 
-    label = f"{spec.name} {spec.dataset} seed={spec.seed}"
+    bars.use_lines()
+    return (index, *run_one(*args))
+
+
+def _report(status: str, spec: RunSpec, record: dict | None, prefix: str = "", reused: bool = False) -> None:
+    from bench import progress as bars
+
+    label = prefix + run_label(spec)
     if status == "locked":
-        tqdm.write(f"{label}: another bench process is running it; skipped")
+        bars.write(f"{label}: another bench process is running it; skipped")
     elif record and record.get("status") == "failed":
         kept = "; its earlier finished record is kept" if status == "kept" else ""
-        tqdm.write(f"{label}: FAILED: {record.get('error')}{kept}")
+        bars.write(f"{label}: FAILED: {record.get('error')}{kept}")
     elif status == "done" and record:
         m = record["metrics"]["test"]
-        tqdm.write(f"{label}: recall@10={m['recall@10']:.4f} ndcg@10={m['ndcg@10']:.4f} mrr={m['mrr']:.4f} ({record['timings']['total_s']:.0f}s)")
+        bars.write(f"{label}: recall@10={m['recall@10']:.4f} ndcg@10={m['ndcg@10']:.4f} mrr={m['mrr']:.4f} ({record['timings']['total_s']:.0f}s)")
+    elif status == "skipped" and reused:
+        bars.write(f"{label}: finished earlier, record reused")

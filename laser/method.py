@@ -72,9 +72,13 @@ class LaserMethod(LLMMethod):
         # variants) wait for it and load the cache
         with ctx.lock(f"encoder-{path.stem}"):
             if not path.exists():
+                on_epoch = None
                 if ctx.on_epoch:
                     ctx.on_epoch({"note": f"training the frozen {trainer.model_name} encoder (cached at {path})"})
-                trainer.fit(split, FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress))
+                    # its epochs are minutes of a Laser run's start: shown as the run's own lines
+                    on_epoch = lambda info: ctx.on_epoch({"id_encoder": trainer.model_name, **info})  # noqa: E731
+                inner = FitContext(workdir=ctx.workdir / "id_encoder", seed=ctx.seed, results_root=ctx.results_root, progress=ctx.progress, on_epoch=on_epoch, rebalance=ctx.rebalance)
+                trainer.fit(split, inner)
         method = type(trainer).load(path, split, ctx.results_root, ctx.workdir / "id_encoder_load")
         self._encoder_key = path.stem
         self.id_method = method  # the encoder as a recommender in its own right (laser_fusion scores with it)
@@ -214,6 +218,8 @@ class LaserMethod(LLMMethod):
         mformer = self.model.prefix
         with ctx.lock(f"mformer-{path.stem}"):
             if not path.exists():
+                if ctx.on_epoch:
+                    ctx.on_epoch({"note": f"pre-training the M-Former, {cfg.pretrain_epochs} epoch(s) (cached at {path})"})
                 hidden = cfg.mformer_hidden
                 if self._bert:
                     bert, tokenizer = self._bert

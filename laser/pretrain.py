@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench import progress as bars
+
 
 class PretrainHeads(nn.Module):
     """What pre-training adds around the M-Former and discards afterwards."""
@@ -81,7 +83,6 @@ def pretrain_rows(train: Sequence[Sequence[int]], id_history: int, seed: int, ep
 
 def pretrain(mformer, heads: PretrainHeads, id_encoder, train, cfg, seed: int, id_history: int, progress: bool = False, on_epoch=None) -> list[dict]:
     """Train the M-Former (and the discarded heads) for `cfg.pretrain_epochs`; -> per-epoch facts."""
-    from tqdm import tqdm
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
     params = [p for p in list(mformer.parameters()) + list(heads.parameters()) if p.requires_grad]
@@ -100,7 +101,7 @@ def pretrain(mformer, heads: PretrainHeads, id_encoder, train, cfg, seed: int, i
         torch.manual_seed(seed * 1000 + epoch)
         rows = pretrain_rows(train, id_history, seed, epoch)
         t0, sums, n = time.perf_counter(), [0.0, 0.0], 0
-        for start in tqdm(range(0, len(rows), bs), desc=f"M-Former pre-training {epoch}", leave=False, disable=not progress, unit="batch"):
+        for start in bars.bar(range(0, len(rows), bs), desc=f"M-Former pre-training epoch {epoch}", unit="batch", disable=not progress):
             batch = rows[start : start + bs]
             if len(batch) < 2:
                 continue  # a contrastive loss needs negatives

@@ -69,3 +69,19 @@ def test_parallel_runs_record_their_thread_share(data_dir, tmp_path):  # noqa: F
         assert r["threads"] == max(1, cores // 2) and max(1, cores // 2) <= r["threads_max"] <= cores
     fixed = run_specs(specs(data_dir), tmp_path / "fixed", jobs=2, progress=False, threads=1)
     assert all(r["threads"] == 1 and "threads_max" not in r for r in fixed)  # an explicit --threads stays fixed
+
+
+def test_parallel_runs_print_their_epochs_as_they_go(data_dir, tmp_path, capfd, monkeypatch):  # noqa: F811
+    """Loky workers write to the parent's stdout, but block-buffered when it is a pipe or a file:
+    `bench run --jobs 2 | tee log` once got a run's epoch lines only when its worker exited."""
+    from joblib.externals.loky import get_reusable_executor
+
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # as in a plain shell (CI runners often set it)
+    get_reusable_executor().shutdown(wait=True)  # the next workers start with this environment and this test's captured stdout
+    run_specs(specs(data_dir), tmp_path, jobs=2, progress=True, threads=1)
+    out = capfd.readouterr().out
+    # the workers live on (loky keeps them for the next call): what is here was flushed as it came
+    for name in ("gru4rec", "stamp"):
+        assert f"  [{name} {data_dir} seed=0] epoch=1/1 loss=" in out
+        assert f"] {name} {data_dir} seed=0: recall@10=" in out
+    assert "[2/2] " in out

@@ -15,6 +15,7 @@ Early stopping: RecBole's Trainer on validation NDCG@10 (full ranking), patience
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,12 +210,35 @@ class RecBoleMethod(Method):
             def valid_epoch(valid_data, show_progress=False):
                 score, result = orig_valid(valid_data, show_progress)
                 curve.append({"epoch": len(curve), "valid_ndcg@10": float(score)})
-                if ctx.on_epoch:
-                    ctx.on_epoch(curve[-1])
                 return score, result
 
             trainer._valid_epoch = valid_epoch
-            best, _ = trainer.fit(train, valid, verbose=False, saved=True, show_progress=False)
+            # RecBole's own epoch logging is off (state WARNING, verbose=False): it would print
+            # its colour-coded multi-line blocks into every run's output. One line per epoch
+            # instead, after RecBole's early-stopping bookkeeping so patience is current.
+            orig_train = trainer._train_epoch
+            started = {}
+
+            def train_epoch(*args, **kwargs):
+                started["t"] = time.perf_counter()
+                started["loss"] = loss = orig_train(*args, **kwargs)
+                return loss
+
+            trainer._train_epoch = train_epoch
+
+            def after_validation(epoch_idx, score):
+                if ctx.on_epoch:
+                    loss = started.get("loss")
+                    ctx.on_epoch({
+                        "epoch": f"{epoch_idx + 1}/{self.settings.epochs}",
+                        "loss": float(sum(loss) if isinstance(loss, tuple) else loss) if loss is not None else float("nan"),
+                        "valid_ndcg@10": float(score),
+                        "best": float(trainer.best_valid_score),
+                        "patience": f"{trainer.cur_step}/{self.settings.stopping_step}",
+                        "epoch_s": round(time.perf_counter() - started.get("t", time.perf_counter())),
+                    })
+
+            best, _ = trainer.fit(train, valid, verbose=False, saved=True, show_progress=False, callback_fn=after_validation)
             state = load_recbole_checkpoint(Path(trainer.saved_model_file))
             model.load_state_dict(state["state_dict"])
             model.load_other_parameter(state.get("other_parameter"))

@@ -63,6 +63,7 @@ class LLMMethod(Method):
         self.items = None
         self.analysis: dict[str, Any] = {}
         self._accelerator = None
+        self._progress = False
 
     @classmethod
     def config_with_llm(cls, config, llm: str):
@@ -140,6 +141,7 @@ class LLMMethod(Method):
         backbone = keep_first_layers(backbone, self.cfg.llm_layers)
         self.attention = set_attention(backbone.decoder, self.cfg.attention, self.device().type)
         self.backbone_identity = backbone_identity(backbone)  # before any method wraps or tunes it
+        self._progress = ctx.progress  # the probes re-encode items after fit, with no context of their own
         side_inputs = self._side_inputs(split, ctx, side_inputs)
         prompts = PromptBuilder(backbone.tokenizer, split.dataset.item_text, self.cfg.template, self.cfg.history)
         self.backbone_params = backbone.n_params
@@ -175,12 +177,12 @@ class LLMMethod(Method):
             users = sorted(random.Random(f"{seed}-valid").sample(users, self.cfg.valid_users))
         return users
 
-    def _validate(self, split, users: Sequence[int], items) -> float:
+    def _validate(self, split, users: Sequence[int], items, progress: bool = False) -> float:
         from bench.metrics import metrics_from_ranks, ranks_from_scores
 
         histories = split.histories("valid")
         targets = split.targets("valid")
-        scores = self._score_with(items, [histories[u] for u in users])
+        scores = self._score_with(items, [histories[u] for u in users], progress=progress)
         return metrics_from_ranks(ranks_from_scores(scores, [targets[u] for u in users]), ks=(10,))["ndcg@10"]
 
     def train_epoch(self, rows, items, optimizer, schedule, ctx: FitContext, label: str, train_model=None, rng=None) -> dict[str, float]:
@@ -190,8 +192,8 @@ class LLMMethod(Method):
         import math
 
         import torch
-        from tqdm import tqdm
 
+        from bench import progress
         from bench.llm.batching import bucketed_batches
         from bench.llm.model import cosine_scores
 
@@ -208,7 +210,7 @@ class LLMMethod(Method):
         batches = bucketed_batches(lengths, bs, self.cfg.length_buckets)
         if world > 1:  # every process the same number of steps, or DDP's all-reduce would wait forever
             batches = batches[rank : len(batches) // world * world : world]
-        for index in tqdm(batches, desc=label, leave=False, disable=not ctx.progress or rank != 0, unit="batch"):
+        for index in progress.bar(batches, desc=label, unit="batch", disable=not ctx.progress or rank != 0):
             ctx.rebalance_threads()
             batch = [rows[i] for i in index]
             if items is None:
@@ -317,7 +319,7 @@ class LLMMethod(Method):
 
         if self.cfg.validate_init and not state["curve"]:
             state["items"] = encode_items()
-            record({"phase": "init", "epoch": -1, "examples_seen": 0, "valid_ndcg@10": self._validate(split, valid_users, state["items"]), **state["matrix"]})
+            record({"phase": "init", "epoch": -1, "examples_seen": 0, "valid_ndcg@10": self._validate(split, valid_users, state["items"], ctx.progress), **state["matrix"]})
 
         for phase in PHASES:
             if PHASES.index(phase) < PHASES.index(state["phase"]):
@@ -352,7 +354,7 @@ class LLMMethod(Method):
                 if phase == "phase1":
                     state["items"] = encode_items()
                 ctx.rebalance_threads()
-                ndcg = self._validate(split, valid_users, state["items"].to(self.device()))
+                ndcg = self._validate(split, valid_users, state["items"].to(self.device()), ctx.progress)
                 state["examples_seen"] += info["examples"] * world
                 # epoch_s: the whole epoch (training, item re-encoding, validation); train_s: training only
                 info["epoch_s"] = round(time.perf_counter() - t_phase, 1)
@@ -465,7 +467,7 @@ class LLMMethod(Method):
             try:
                 if item_change is not None:
                     with item_change():
-                        self.items = self._encode_kept_items(split.n_items)
+                        self.items = self._encode_kept_items(split.n_items, self._progress)
                 with user_change() if user_change is not None else nullcontext():
                     yield
             finally:
@@ -475,18 +477,18 @@ class LLMMethod(Method):
 
     # ------------------------------------------------------------------ scoring
 
-    def _score_with(self, items, histories):
+    def _score_with(self, items, histories, progress: bool = False):
         import torch
 
-        from bench.llm.model import cosine_scores
-
+        from bench import progress as bars
         from bench.llm.batching import sorted_batches
+        from bench.llm.model import cosine_scores
 
         self.model.eval()
         scores = torch.empty(len(histories), items.shape[0])
         lengths = [len(self.model.prompts.user_ids(h)) for h in histories]
         with torch.inference_mode():
-            for batch in sorted_batches(lengths, self.cfg.eval_batch_size):
+            for batch in bars.bar(sorted_batches(lengths, self.cfg.eval_batch_size), desc="validation", unit="batch", disable=not progress):
                 users, _, _ = self.model.encode([histories[i] for i in batch])
                 scores[torch.tensor(batch)] = cosine_scores(users, items, self.cfg.tau).cpu()
         return scores

@@ -198,8 +198,7 @@ class SuffixModel(nn.Module):
     def encode_items(self, n_items: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
         """The item matrix I: every item through the user path with a one-item history, in batches
         of similar prompt length. Row 0 is padding (zeros)."""
-        from tqdm import tqdm
-
+        from bench import progress as bars
         from bench.llm.batching import sorted_batches
 
         was_training = self.training
@@ -207,7 +206,7 @@ class SuffixModel(nn.Module):
         matrix = None
         with torch.inference_mode():
             lengths = [len(self.prompts.item_ids(i)) for i in range(1, n_items + 1)]
-            for batch in tqdm(sorted_batches(lengths, batch_size), desc="items", leave=False, disable=not progress):
+            for batch in bars.bar(sorted_batches(lengths, batch_size), desc="item encoding", unit="batch", disable=not progress):
                 out = self.encode([[i + 1] for i in batch])[0]
                 if matrix is None:
                     matrix = out.new_zeros(n_items + 1, out.shape[1])
