@@ -103,7 +103,86 @@ def _print_table(records) -> None:
         print(f"{r['name']:16s} {r['dataset']:10s} {r['seed']:4d} " + " ".join(f"{m[c]:9.4f}" for c in cols) + f" {epochs!s:>6s} {r['timings']['total_s']:7.0f}")
 
 
+def _tally_line(tally, records) -> str:
+    """How the runs of this command ended: reused, trained (and of those, failed)."""
+    trained = tally["done"] + tally["kept"]
+    failed = sum(r.get("status") == "failed" for r in records)
+    parts = [f"{tally['skipped']} reused (finished records)", f"{trained} trained" + (f", {failed} of them failed" if failed else "")]
+    if tally["locked"]:
+        parts.append(f"{tally['locked']} left to another bench process running them")
+    total = sum(tally[k] for k in ("skipped", "done", "kept", "locked"))
+    return f"{total} run{'s' if total != 1 else ''}: " + "; ".join(parts) + "."
+
+
+def _current_records(results: Path) -> list[dict]:
+    from bench.results import iter_records
+    from bench.runner import is_current
+
+    return [r for _, r in iter_records(results) if is_current(r)]
+
+
+def _with_this_commands_runs(records, ran) -> list[dict]:
+    """The folder's records, with this command's finished runs in their place: a run made with
+    --set values is not the suite's own run and would otherwise be left out of its table."""
+    ident = lambda r: (r.get("name"), r.get("dataset"), r.get("seed"))  # noqa: E731
+    chosen = {ident(r): r for r in records}
+    for r in ran:
+        if r.get("status") == "ok" or ident(r) not in chosen:
+            chosen[ident(r)] = r
+    return list(chosen.values())
+
+
+def _styled() -> bool:
+    return sys.stdout.isatty()
+
+
+def _report_hint(args, options: str, folder: str) -> str:
+    results = "" if args.results == "results" else f" --results {args.results}"
+    return f"Full report (every table with its notes, figures): `bench report{options}{results}` writes {Path('reports') / folder / 'README.md'}."
+
+
+def suite_summary(results: Path, suite: str, ran=()) -> str:
+    """The suite's main table as the report draws it (mean ± std over every recorded seed, the
+    floor row, significance against Laser), from the records of `results` and this command's
+    runs `ran`."""
+    from bench import report as rt
+    from bench.errors import UserError
+    from bench.runner import is_run_of
+
+    records = _with_this_commands_runs(rt.suite_records(_current_records(results), suite, is_run_of), ran)
+    if not records:
+        return "No finished run of this suite to tabulate.\n"
+    try:
+        rt.check_consistent(records)
+        section = rt.main_section(records, rt.DEFAULT_METRICS, rt.load_paper_results())
+    except UserError as exc:
+        return f"No summary table: {exc}\n"
+    seeds = sorted({r["seed"] for r in records})
+    head = f"Suite {Path(suite).stem}: {len(records)} recorded runs over seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}.\n\n"
+    return head + rt.text_table(section.views[0], styled=_styled())
+
+
+def ablation_summary(results: Path, component: str, ran=(), seeds_run=()) -> str:
+    """The component's table as the report's section draws it, over every recorded seed."""
+    from bench import report as rt
+    from bench.errors import UserError
+
+    records = _with_this_commands_runs([r for r in _current_records(results) if rt.memberships(r)], ran)
+    if not any(m["component"] == component for r in records for m in rt.memberships(r)):
+        return f"No finished run of the {component} ablation to tabulate.\n"
+    try:
+        section, _, chosen = rt.ablation_section(records, component, rt.DEFAULT_METRICS, rt.load_paper_results())
+    except UserError as exc:
+        return f"No summary table: {exc}\n"
+    seeds = sorted({r["seed"] for r in chosen})
+    ran_seeds = f" (this command ran seed{'s' if len(seeds_run) != 1 else ''} {', '.join(map(str, seeds_run))})" if seeds_run else ""
+    head = f"Ablation {component}: seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))} recorded{ran_seeds}.\n\n"
+    return head + rt.text_table(section.views[0], styled=_styled())
+
+
 def cmd_run(args) -> int:
+    from collections import Counter
+
     from bench.runner import run_specs
     from bench.suites import expand, load_suite
 
@@ -112,8 +191,14 @@ def cmd_run(args) -> int:
     if args.llm:
         specs = [_with_llm(s, args.llm) for s in specs]
     specs = apply_settings(specs, args.set)
-    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend)
-    _print_table(records)
+    tally: Counter = Counter()
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend, tally=tally)
+    if args.per_seed:
+        _print_table(records)
+    print()
+    print(suite_summary(_results(args), args.suite, records))
+    print(_tally_line(tally, records))
+    print(_report_hint(args, f" --suite {args.suite}", Path(args.suite).stem))
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
 
@@ -129,11 +214,20 @@ def cmd_ablate(args) -> int:
     from bench.ablations import ablation_specs, main_suite
     from bench.runner import run_specs
 
+    from collections import Counter
+
     suite = main_suite()  # its Laser config and its split: the `full` variant is the main table's run
-    specs = ablation_specs(args.component, dataset=args.dataset, seeds=args.seeds or [0], profile=args.profile, llm=args.llm, suite=suite)
+    seeds = args.seeds or [0]
+    specs = ablation_specs(args.component, dataset=args.dataset, seeds=seeds, profile=args.profile, llm=args.llm, suite=suite)
     specs = apply_settings(specs, args.set)
-    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend)
-    _print_table(records)
+    tally: Counter = Counter()
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend, tally=tally)
+    if args.per_seed:
+        _print_table(records)
+    print()
+    print(ablation_summary(_results(args), args.component, records, seeds))
+    print(_tally_line(tally, records))
+    print(_report_hint(args, "", "ablations"))
     return 1 if any(r.get("status") != "ok" for r in records) else 0
 
 
@@ -158,17 +252,31 @@ def cmd_report(args) -> int:
     from bench.runner import is_current, is_run_of
 
     # the runner, not the report, decides which records are current: only it builds methods
-    for path in build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of):
-        print(path)
+    written = build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of)
     if args.learning_curve:
         from bench.report.learning_curve import learning_curve
         from bench.results import iter_records
 
         current = [r for _, r in iter_records(_results(args)) if is_current(r)]
         for spec in args.learning_curve:
-            for path in learning_curve(Path(spec), current):
-                print(path)
+            written += learning_curve(Path(spec), current)
+    print(written_summary(written, Path(args.out)))
     return 0
+
+
+def written_summary(paths, out: Path) -> str:
+    """What `bench report` wrote, per folder (its README first), instead of every path."""
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        folders.setdefault(Path(path).parent, []).append(Path(path))
+    lines = [f"Wrote {len(paths)} files under {out}/:"]
+    for folder, files in folders.items():
+        tables = sum(p.suffix == ".tex" and p.name != "tables.tex" for p in files)  # one .tex per table; tables.tex holds them all
+        figures = len({p.stem for p in files if p.suffix in (".png", ".pdf")})
+        readme = folder / "README.md"
+        what = f"{tables} table{'s' if tables != 1 else ''} (CSV, LaTeX)" + (f", {figures} figure{'s' if figures != 1 else ''} (PNG, PDF)" if figures else "")
+        lines.append(f"  {readme if readme in files else folder}: {what}")
+    return "\n".join(lines)
 
 
 def cmd_data_stats(args) -> int:
@@ -267,6 +375,15 @@ def _add_joblib_backend(parser) -> None:
     parser.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
 
 
+def _add_results(parser) -> None:
+    # SUPPRESS: a subcommand that was not given --results must not overwrite the global one
+    parser.add_argument("--results", default=argparse.SUPPRESS, help="results folder (run records, splits, caches); the same as the global --results (default: results)")
+
+
+def _add_per_seed(parser) -> None:
+    parser.add_argument("--per-seed", action="store_true", help="also print one row per run of this command (test metrics, epochs, time) before the summary table")
+
+
 def _components() -> list[str]:
     from bench.ablations import components
 
@@ -279,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ls", help="list datasets, methods, suites, ablation components")
+    _add_results(s)
     s.set_defaults(func=cmd_ls)
 
     s = sub.add_parser("run", help="run a suite (finished runs are skipped)")
@@ -291,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_joblib_backend(s)
     s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    _add_per_seed(s)
     _add_set(s)
+    _add_results(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("ablate", help="run Laser and the variants of one component")
@@ -304,7 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="rerun finished runs")
     s.add_argument("--llm", help="local Hugging Face causal LM folder")
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    _add_per_seed(s)
     _add_set(s)
+    _add_results(s)
     s.set_defaults(func=cmd_ablate)
 
     s = sub.add_parser("probe", help="attribution probes on finished runs whose weights are kept (never retrains)")
@@ -317,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm", help="local Hugging Face causal LM folder the runs were trained with")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_set(s)
+    _add_results(s)
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("report", help="tables and figures from stored run records (never retrains)")
@@ -325,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metrics", nargs="+", help="metric columns, e.g. recall@20 ndcg@20 mrr (default: recall@10 ndcg@10 mrr)")
     s.add_argument("--ks", nargs="+", type=count(1), help="cut-offs K: Recall@K and NDCG@K per K, plus MRR")
     s.add_argument("--learning-curve", nargs="+", metavar="SPEC", help="also draw these learning-curve specs (JSON naming run records; the figure goes beside it), e.g. reports/experiments/learning_curve.json")
+    _add_results(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("perf", help="training/encoding throughput and memory of Laser vs LLM baselines, in one sitting")
@@ -335,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm", help="local Hugging Face causal LM folder (default: the embedded SmolLM2)")
     s.add_argument("--profile", help="Laser/baseline profile to measure, e.g. cpu | paper (default: the one the methods resolve to without one)")
     s.add_argument("--accuracy-only", action="store_true", help="measure nothing: re-read the accuracy-per-CPU-minute columns of the sitting in --out from the current run records")
+    _add_results(s)
     s.set_defaults(func=cmd_perf)
 
     s = sub.add_parser("data", help="dataset tools")
@@ -342,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = dsub.add_parser("stats", help="users, items, interactions, average length, density (the paper's Table 1)")
     st.add_argument("names", nargs="+", metavar="name", help="dataset names or atomic directories")
     st.add_argument("--out", default=str(Path("reports") / "datasets"), help="folder for dataset_stats.csv and .tex")
+    _add_results(st)
     st.set_defaults(func=cmd_data_stats)
 
     im = dsub.add_parser("import", help="import a public dump as an atomic dataset under <results>/datasets/NAME")
@@ -352,12 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--name", required=True, help="dataset name under <results>/datasets/")
     a.add_argument("--k-core", type=count(0), default=5, help="iterated k-core after dropping untitled items (0: none)")
     a.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
+    _add_results(a)
     a.set_defaults(func=cmd_import_amazon)
     m = isub.add_parser("movielens", help="ml-1m / ml-10m (.dat) or ml-20m / ml-25m (.csv) folder")
     m.add_argument("--path", required=True, help="folder with ratings.dat + movies.dat or ratings.csv + movies.csv")
     m.add_argument("--name", required=True, help="dataset name under <results>/datasets/")
     m.add_argument("--k-core", type=count(0), default=0, help="iterated k-core (default 0: none)")
     m.add_argument("--force", action="store_true", help="replace an imported dataset of the same name")
+    _add_results(m)
     m.set_defaults(func=cmd_import_movielens)
 
     ex = dsub.add_parser("export", help="write a dataset's RecBole atomic files (and its split) to a folder")
@@ -367,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--split-format", choices=["plain", "sequential"], default="plain",
                     help="plain: user_id, item_id, timestamp (= position), for RecBole's general models; "
                     "sequential: user_id, item_id_list, item_id, which its sequential models need")
+    _add_results(ex)
     ex.set_defaults(func=cmd_data_export)
     return p
 

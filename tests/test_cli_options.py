@@ -67,3 +67,33 @@ def test_every_cli_option_has_help_text():
 
     walk(build_parser(), "bench")
     assert not missing, missing
+
+
+def test_results_is_accepted_after_the_subcommand_too(tmp_path, capsys):
+    from bench.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["run"]).results == "results"
+    assert parse(["--results", "a", "run"]).results == "a"
+    assert parse(["run", "--results", "b"]).results == "b"
+    assert parse(["--results", "a", "report", "--results", "b"]).results == "b"  # the one nearer the end
+    assert parse(["data", "export", "x", "--out", "o", "--results", "c"]).results == "c"
+    assert parse(["probe", "--results", "d"]).results == "d"
+    file = tmp_path / "results"
+    file.write_text("not a folder")
+    assert main(["ls", "--results", str(file)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+
+
+def test_bench_report_ends_with_what_it_wrote_per_folder_not_every_path():
+    from pathlib import Path
+
+    from bench.cli import written_summary
+
+    main_files = ["README.md", "main_table.csv", "main_table_published.csv", "main_table.tex", "costs.csv", "costs.tex", "tables.tex", "curves.png", "curves.pdf"]
+    paths = [Path("reports/main") / f for f in main_files] + [Path("reports/ablations") / f for f in ("ablation_prefix.csv", "ablation_prefix.tex", "tables.tex", "README.md")]
+    assert written_summary(paths, Path("reports")).splitlines() == [
+        "Wrote 13 files under reports/:",
+        "  reports/main/README.md: 2 tables (CSV, LaTeX), 1 figure (PNG, PDF)",
+        "  reports/ablations/README.md: 1 table (CSV, LaTeX)",
+    ]

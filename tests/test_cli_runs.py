@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,11 @@ def test_run_writes_records_with_provenance_and_rerun_skips(small_dir, tmp_path,
     # the split every method read was saved beside the records
     assert (results / "splits" / f"ml-slice-{r['split_hash']}" / "split.json").exists()
     out = capsys.readouterr().out
-    assert "gru4rec" in out and "recall@10" in out
+    # it ends with the suite's table, as the report draws it, and how the runs ended
+    assert "Main results (paper Table 2 layout)" in out and re.search(r"ID-based\s+gru4rec\s+yes\s+0\.\d{4}", out)
+    assert "1 run: 0 reused (finished records); 1 trained." in out
+    assert f"`bench report --suite {suite} --results {results}` writes" in out
+    assert "time_s" not in out  # per-seed rows only when asked
     from baselines.recbole.models import RecBoleMethod
 
     def refuse(*args, **kwargs):
@@ -59,8 +64,12 @@ def test_run_writes_records_with_provenance_and_rerun_skips(small_dir, tmp_path,
 
     with pytest.MonkeyPatch.context() as m:  # skipped: nothing retrained (timings belong to `bench perf`)
         m.setattr(RecBoleMethod, "fit", refuse)
-        assert main(["--results", str(results), "run", "--suite", str(suite), "--quiet"]) == 0
+        # --results after the subcommand too
+        assert main(["run", "--suite", str(suite), "--quiet", "--per-seed", "--results", str(results)]) == 0
     assert json.loads(records[0].read_text())["finished"] == r["finished"]
+    out = capsys.readouterr().out
+    assert "1 run: 1 reused (finished records); 0 trained." in out
+    assert re.search(r"gru4rec\s+\S*ml-slice\s+0\s+0\.\d{4}", out) and "time_s" in out  # --per-seed
 
 
 @pytest.mark.slow
@@ -74,7 +83,8 @@ def test_laser_on_real_smollm2_end_to_end(ml100k, tmp_path):
         " id_encoder_config: {epochs: 1, max_seq_length: 10}}\n"
     )
     results = tmp_path / "results"
-    assert main(["--results", str(results), "run", "--suite", str(suite), "--quiet"]) == 0
+    # not --quiet: under `pytest -m slow -s` (tox.ini) its progress shows what the test is doing
+    assert main(["--results", str(results), "run", "--suite", str(suite)]) == 0
     (path,) = list((results / "runs").rglob("*.json"))
     r = json.loads(path.read_text())
     assert r["status"] == "ok", r.get("error")

@@ -115,10 +115,13 @@ from bench.report.render import (  # noqa: F401
     latex_table,
     latex_tabular,
     markdown_table,
+    cell_text,
+    text_table,
 )
 from bench.report.build import (  # noqa: F401
     STALE_NOTE,
     ablation_report,
+    ablation_section,
     ablation_sections,
     build_reports,
     main_section,

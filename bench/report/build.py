@@ -84,21 +84,30 @@ def ablation_sections(records, metrics: Sequence[str], paper) -> tuple[list[Sect
 
     sections, bars = [], []
     for component in rt.components(records):
-        chosen, borrowed = rt.ablation_records(records, component)
-        rt.check_consistent(chosen, row="variant")
-        table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
-        published = rt.published_frame(paper, table or 0, metrics)
-        summary = rt.compare_with_paper(rt.ablation_frame(chosen, metrics), published)
-        views = [ablation_view(summary, metrics, component, table, borrowed)]
-        if (block := published_view(published, table)) is not None:
-            views.append(block)
-        stem = f"ablation_{component}"
-        title = f"Ablation: {component}" + (f" (Table {table})" if table else "")
-        sections.append(Section(stem, title, views, _failed_as_text(summary, "mean"), paper[paper["table"] == table]))
-        bars.append((f"Ablation of {component}: test metrics, mean ± std over seeds", summary, stem))
+        section, summary, chosen = ablation_section(records, component, metrics, paper)
+        sections.append(section)
+        bars.append((f"Ablation of {component}: test metrics, mean ± std over seeds", summary, section.stem))
         if component == "experts":
             sections += _grid_sections(chosen, paper)
     return sections, bars
+
+
+def ablation_section(records, component: str, metrics: Sequence[str], paper) -> tuple[Section, Any, list[dict[str, Any]]]:
+    """One component's table (the records of every component may be passed) -> (section, its
+    summary frame, the records it is over)."""
+    from bench import report as rt
+
+    chosen, borrowed = rt.ablation_records(records, component)
+    rt.check_consistent(chosen, row="variant")
+    table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
+    published = rt.published_frame(paper, table or 0, metrics)
+    summary = rt.compare_with_paper(rt.ablation_frame(chosen, metrics), published)
+    views = [ablation_view(summary, metrics, component, table, borrowed)]
+    if (block := published_view(published, table)) is not None:
+        views.append(block)
+    stem = f"ablation_{component}"
+    title = f"Ablation: {component}" + (f" (Table {table})" if table else "")
+    return Section(stem, title, views, _failed_as_text(summary, "mean"), paper[paper["table"] == table]), summary, chosen
 
 
 def _grid_sections(records, paper) -> list[Section]:

@@ -97,3 +97,45 @@ def markdown_table(view: TableView) -> str:
     lines += ["| " + " | ".join(cell_markdown(c) for c in row) + " |" for row in view.rows]
     lines += [""] + [f"- {n.replace('*', chr(92) + '*')}" for n in view.notes]
     return "\n".join(lines) + "\n"
+
+
+def cell_text(cell: Cell, styled: bool = False) -> str:
+    """A cell for a terminal: its marks kept; bold and underline as ANSI styles only when `styled`
+    (a terminal), since plain text has no way to show them."""
+    text = cell.text + cell.mark
+    if styled and cell.text and (cell.bold or cell.underline):
+        text = ("\033[1m" if cell.bold else "") + ("\033[4m" if cell.underline else "") + text + "\033[0m"
+    return text
+
+
+def text_table(view: TableView, styled: bool = False, notes: bool = True) -> str:
+    """The view as aligned plain text (what `bench run` and `bench ablate` print at their end)."""
+    plain = [[c.text + c.mark for c in row] for row in view.rows]
+    widths = [max([len(name)] + [len(row[i]) for row in plain]) for i, name in enumerate(view.columns)]
+
+    def line(cells: Sequence[str], shown: Sequence[str] | None = None) -> str:
+        parts = []
+        for i, (text, width) in enumerate(zip(cells, widths)):
+            pad = " " * (width - len(text))
+            out = shown[i] if shown is not None else text
+            parts.append(out + pad if i < view.left else pad + out)
+        return "  ".join(parts).rstrip()
+
+    width = sum(widths) + 2 * (len(widths) - 1)
+    lines = [view.caption, ""]
+    if any(label for label, _ in view.header):
+        groups, start = [], 0
+        for label, span in view.header:
+            span_width = sum(widths[start : start + span]) + 2 * (span - 1)
+            groups.append(label.center(span_width) if label else " " * span_width)
+            start += span
+        lines.append("  ".join(groups).rstrip())
+    lines += [line(view.columns), "-" * width]
+    for i, (row, texts) in enumerate(zip(view.rows, plain)):
+        if i in view.breaks:
+            lines.append("-" * width)
+        lines.append(line(texts, [cell_text(c, styled) for c in row]))
+    if notes and view.notes:
+        # unstyled, no cell is bold: the note that says what bold means would point at nothing
+        lines += [""] + [f"- {n}" for n in view.notes if styled or not n.startswith("Bold:")]
+    return "\n".join(lines) + "\n"
