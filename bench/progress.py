@@ -88,7 +88,7 @@ class LineBar:
         self.postfix = ""
         self.n = 0
         self.start = self.last = time.monotonic()
-        self.shown = False
+        self.shown: int | None = None  # the count the last line showed
         self.closed = False
 
     def __iter__(self) -> Iterator[Any]:
@@ -112,7 +112,7 @@ class LineBar:
             self._show(now)
 
     def close(self) -> None:
-        if not self.closed and self.shown:
+        if not self.closed and self.shown is not None and self.shown != self.n:  # the last line, unless just written
             self._show(time.monotonic())
         self.closed = True
 
@@ -132,4 +132,4 @@ class LineBar:
         stream = self.stream or sys.stderr
         stream.write(self.text(now) + "\n")
         stream.flush()
-        self.shown = True
+        self.shown = self.n

@@ -42,7 +42,7 @@ def test_a_line_bar_names_its_run_and_stays_quiet_on_short_steps():
     assert list(bar) == [0, 1, 2, 3]
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("  [laser ml-100k seed=0] phase1 epoch 0:  25% 1/4")
-    assert lines[-1].startswith("  [laser ml-100k seed=0] phase1 epoch 0: 100% 4/4")
+    assert lines[-1].startswith("  [laser ml-100k seed=0] phase1 epoch 0: 100% 4/4") and len(lines) == 4  # the end once
     quiet = io.StringIO()
     with progress.LineBar(desc="test evaluation", total=943, unit="user", interval_s=3600, stream=quiet) as manual:
         manual.update(256)
