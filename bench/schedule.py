@@ -27,6 +27,7 @@ DEFAULT_MINUTES = {
     "LLM-based (tuned LLM)": 55.0,
     "ID-based": 6.0,
     "Non-personalised": 0.1,
+    "control": 15.0,  # LLM-free (mformer_tower) or a re-scoring of a finished run (laser_fusion): a guess until they have records
 }
 UNKNOWN_FAMILY_MINUTES = 30.0
 

@@ -82,6 +82,7 @@ class LaserFusionMethod(Method):
         import numpy as np
         import torch
 
+        from bench import progress as bars
         from bench.metrics import metrics_from_ranks, ranks_from_scores
 
         self.laser.restore(split, ctx, ctx.kept_weights_of("laser", self.cfg.laser))
@@ -90,7 +91,7 @@ class LaserFusionMethod(Method):
         ranks: dict[float, list] = {lam: [] for lam in lambdas}
         encoder_ranks = []
         with torch.inference_mode():
-            for start in range(0, len(histories), self.cfg.batch_size):
+            for start in bars.bar(range(0, len(histories), self.cfg.batch_size), desc="fusion validation", unit="chunk", disable=not ctx.progress):
                 chunk = slice(start, start + self.cfg.batch_size)
                 laser, encoder = self._parts(histories[chunk])
                 for lam in lambdas:

@@ -62,13 +62,13 @@ class TowerModel(nn.Module):
 
     def encode_items(self, n_items: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
         """Every item as a one-item history; row 0 is padding (zeros)."""
-        from tqdm import tqdm
+        from bench import progress as bars
 
         was_training = self.training
         self.eval()
         rows = []
         with torch.inference_mode():
-            for start in tqdm(range(1, n_items + 1, batch_size), desc="items", leave=False, disable=not progress):
+            for start in bars.bar(range(1, n_items + 1, batch_size), desc="item encoding", unit="batch", disable=not progress):
                 rows.append(self.encode([[i] for i in range(start, min(start + batch_size, n_items + 1))])[0])
         self.train(was_training)
         matrix = torch.cat(rows)
