@@ -738,15 +738,17 @@ def current(record: dict) -> dict:
     return {**record, "key": current_key(record)}
 
 
-def test_cli_report_prints_the_written_paths(tmp_path, capsys):
+def test_cli_report_ends_with_a_short_summary_of_what_it_wrote(tmp_path, capsys):
     from bench.cli import main
 
     for name in ("sasrec", "bert4rec"):
         write(tmp_path / "results", current(make_record(name)))
     suite = suite_file(tmp_path, seeds=(0,))
     code = main(["--results", str(tmp_path / "results"), "report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--ks", "20"])
-    printed = capsys.readouterr().out.split()
-    assert code == 0 and str(tmp_path / "out" / "toy" / "main_table.csv") in printed
+    printed = capsys.readouterr().out.splitlines()
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert code == 0 and printed[0] == f"Wrote {len(written)} files under {tmp_path / 'out'}/:"
+    assert len(printed) == 2 and printed[1].startswith(f"  {tmp_path / 'out' / 'toy' / 'README.md'}: ")  # one line per folder, not a path per file
     assert "NDCG@20" in (tmp_path / "out" / "toy" / "README.md").read_text()
 
 
