@@ -271,10 +271,12 @@ def written_summary(paths, out: Path) -> str:
         folders.setdefault(Path(path).parent, []).append(Path(path))
     lines = [f"Wrote {len(paths)} files under {out}/:"]
     for folder, files in folders.items():
-        tables = sum(p.suffix == ".tex" and p.name != "tables.tex" for p in files)  # one .tex per table; tables.tex holds them all
+        # a table's `_published.csv` is the paper's block beside it, not a table of its own
+        tables = sum(p.suffix == ".csv" and not p.stem.endswith("_published") for p in files)
+        latex = any(p.suffix == ".tex" for p in files)
         figures = len({p.stem for p in files if p.suffix in (".png", ".pdf")})
         readme = folder / "README.md"
-        what = f"{tables} table{'s' if tables != 1 else ''} (CSV, LaTeX)" + (f", {figures} figure{'s' if figures != 1 else ''} (PNG, PDF)" if figures else "")
+        what = f"{tables} table{'s' if tables != 1 else ''} ({'CSV, LaTeX' if latex else 'CSV'})" + (f", {figures} figure{'s' if figures != 1 else ''} (PNG, PDF)" if figures else "")
         lines.append(f"  {readme if readme in files else folder}: {what}")
     return "\n".join(lines)
 
