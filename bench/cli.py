@@ -211,10 +211,10 @@ def _with_llm(spec, llm: str):
 
 
 def cmd_ablate(args) -> int:
+    from collections import Counter
+
     from bench.ablations import ablation_specs, main_suite
     from bench.runner import run_specs
-
-    from collections import Counter
 
     suite = main_suite()  # its Laser config and its split: the `full` variant is the main table's run
     seeds = args.seeds or [0]
