@@ -276,8 +276,9 @@ def written_summary(paths, out: Path) -> str:
         latex = any(p.suffix == ".tex" for p in files)
         figures = len({p.stem for p in files if p.suffix in (".png", ".pdf")})
         readme = folder / "README.md"
-        what = f"{tables} table{'s' if tables != 1 else ''} ({'CSV, LaTeX' if latex else 'CSV'})" + (f", {figures} figure{'s' if figures != 1 else ''} (PNG, PDF)" if figures else "")
-        lines.append(f"  {readme if readme in files else folder}: {what}")
+        what = [f"{tables} table{'s' if tables != 1 else ''} ({'CSV, LaTeX' if latex else 'CSV'})"] if tables else []
+        what += [f"{figures} figure{'s' if figures != 1 else ''} (PNG, PDF)"] if figures else []
+        lines.append(f"  {readme if readme in files else folder}: {', '.join(what) or f'{len(files)} files'}")
     return "\n".join(lines)
 
 

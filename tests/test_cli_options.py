@@ -93,9 +93,11 @@ def test_bench_report_ends_with_what_it_wrote_per_folder_not_every_path():
     main_files = ["README.md", "main_table.csv", "main_table_published.csv", "main_table.tex", "costs.csv", "costs.tex", "tables.tex", "curves.png", "curves.pdf"]
     paths = [Path("reports/main") / f for f in main_files] + [Path("reports/ablations") / f for f in ("ablation_prefix.csv", "ablation_prefix.tex", "tables.tex", "README.md")]
     paths += [Path("reports/claims") / f for f in ("README.md", "claims.csv", "claims.png", "claims.pdf")]
+    paths += [Path("reports/experiments") / f for f in ("learning_curve.png", "learning_curve.pdf")]  # --learning-curve: a figure beside its spec
     assert written_summary(paths, Path("reports")).splitlines() == [
-        "Wrote 17 files under reports/:",
+        "Wrote 19 files under reports/:",
         "  reports/main/README.md: 2 tables (CSV, LaTeX), 1 figure (PNG, PDF)",
         "  reports/ablations/README.md: 1 table (CSV, LaTeX)",
         "  reports/claims/README.md: 1 table (CSV), 1 figure (PNG, PDF)",
+        "  reports/experiments: 1 figure (PNG, PDF)",
     ]
