@@ -113,6 +113,8 @@ def test_id_baseline_settings_are_written_once_and_laser_encoder_uses_them():
     shared = load_suite("main").family_defaults["ID-based"]
     assert shared == ID_ENCODER_CPU  # the frozen encoder of Laser's cpu profile trains as the ID baselines do
     for suite in ("main", "id_all"):
+        from bench.methods import METHODS
+
         for spec in expand(load_suite(suite)):
-            if spec.method not in ("pop", "laser", "lora", "full_ft"):
+            if METHODS.get(spec.method).family == "ID-based":
                 assert spec.config == shared, spec.name
