@@ -59,12 +59,17 @@ def _replace_folder(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def fsync_file(fh) -> None:
+    """Flush an open file to the disk: a rename that makes it visible must not outrun its bytes."""
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 def write_synced(path: Path, text: str) -> None:
     """Write text (UTF-8, "\\n" line ends) and fsync it before the rename makes it visible."""
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        fsync_file(fh)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
@@ -76,4 +81,6 @@ def atomic_torch_save(obj, path: Path | str) -> None:
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fsync_file(fh)

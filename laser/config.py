@@ -30,7 +30,7 @@ Chosen on validation only (reports/experiments/README.md, E1-E3). Deviations fro
   of 10 per row (31 candidates per row for 32 item passes per batch, not 176); 5 + 5 epochs,
   each drawing one random history prefix per user (943 rows, 59 steps of 16);
 - lr 1e-3 to 1e-4 with 20 warm-up steps: ~300 steps per phase need a larger step than 1e-4
-  (the first experiment, ../shared/notes/laser-learning.md, learned at 1e-3);
+  (the first experiment, E0 in reports/experiments/README.md, learned at 1e-3);
 - the untrained model is validated first (`validate_init`), so the learning curve starts at 0
   examples;
 - backbone weights in bf16 (this CPU has avx512_bf16; `dtype: auto` falls back to fp32).
@@ -75,6 +75,8 @@ class LaserConfig(LLMConfig):
     id_next_state: bool = False
     id_encoder: str = "bert4rec"  # bert4rec | sasrec (a registered method name)
     id_encoder_config: dict = field(default_factory=dict)
+
+    where = "laser"
 
     def __post_init__(self) -> None:
         for name, allowed in {"prefix": ("mformer", "linear", "none"), "id_encoder": ("bert4rec", "sasrec")}.items():

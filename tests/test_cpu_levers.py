@@ -38,6 +38,25 @@ def test_llm_layers_reaches_the_model_and_is_checked(split, results, tmp_path):
         LaserMethod({**TINY_LASER, "llm_layers": 0})
 
 
+@pytest.mark.parametrize("name", ["laser", "lora"])
+def test_a_backbone_shallower_than_llm_layers_is_refused_with_the_set_that_fixes_it(split, results, tmp_path, name):
+    """The cpu profile keeps 15 layers: a 2-layer model is refused before any run starts
+    (preflight reads its config.json), and again if one is passed in, never cut silently."""
+    from bench.methods import METHODS
+
+    backbone = tiny_backbone(split.dataset.item_text[1:])
+    folder = tmp_path / "tiny-llama"
+    backbone.decoder.config.save_pretrained(folder)
+    backbone.tokenizer.save_pretrained(folder)
+    fix = rf"--set {name}\.llm_layers=2 \(or fewer\), or --set {name}\.llm_layers=null"
+    with pytest.raises(UserError, match=rf"llm_layers 15 exceeds the 2 layers of tiny-llama .*{fix}"):
+        METHODS.get(name)({"profile": "cpu", "llm": str(folder)}).preflight()
+    METHODS.get(name)({"profile": "cpu", "llm": str(folder), "llm_layers": None}).preflight()
+    injected = METHODS.get(name)({**TINY_LASER, "llm_layers": 15} if name == "laser" else {"profile": "cpu", "autocast": "off"}, backbone=backbone)
+    with pytest.raises(UserError, match=fix):
+        injected.build(split, FitContext(workdir=tmp_path, seed=0, results_root=results, progress=False))
+
+
 def test_next_state_is_the_state_bert4rec_scores_the_next_item_from(split, results, tmp_path):
     from recbole.data.interaction import Interaction
 

@@ -85,12 +85,13 @@ def resolve_llm_path(llm: str | None) -> Path:
     return path
 
 
-def check_llm(llm: str | None, trust_remote_code: bool = False) -> None:
-    """What `load_backbone` needs short of the weights: the folder, a causal-LM config and a
-    tokenizer, read from local files only. Cheap (about a second), so a suite checks every LLM
-    before its first run instead of failing after the ID baselines have trained."""
+def check_llm(llm: str | None, trust_remote_code: bool = False, llm_layers: int | None = None, where: str = "llm") -> None:
+    """What `load_backbone` needs short of the weights: the folder, a causal-LM config (with at
+    least `llm_layers` layers) and a tokenizer, read from local files only. Cheap (about a
+    second), so a suite checks every LLM before its first run instead of failing after the ID
+    baselines have trained. `where`: the method's name, for the `--set` that fixes a refusal."""
     if llm in (None, "", DEFAULT_LLM) and not _converted(_smollm2_target()):
-        _smollm2_source()  # converting the packaged GGUF is slow: the first run does it
+        _smollm2_source()  # converting the packaged GGUF is slow: the first run does it (30 layers)
         return
     path = resolve_llm_path(llm)
     from transformers import AutoConfig, AutoTokenizer
@@ -102,6 +103,9 @@ def check_llm(llm: str | None, trust_remote_code: bool = False) -> None:
         raise UserError(f"{path}: cannot load its config.json ({type(exc).__name__}: {_first_line(exc)})") from None
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (getattr(config, "auto_map", None) or {}):
         raise UserError(f"{path}: not a causal LM that transformers can load (model_type {config.model_type!r})")
+    layers = getattr(config, "num_hidden_layers", None)
+    if llm_layers is not None and isinstance(layers, int):
+        check_layers(llm_layers, layers, path.name, where)
     try:
         AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as exc:
@@ -160,7 +164,17 @@ def load_backbone(llm: str | None = None, dtype: str = "fp32", trust_remote_code
     return Backbone(decoder, emb, tokenizer, emb.weight.shape[1], name, n_params, path if llm_folder else None)
 
 
-def keep_first_layers(backbone: Backbone, n: int | None) -> Backbone:
+def check_layers(n: int, available: int, name: str, where: str = "llm") -> None:
+    """Refuse to keep more layers than the model has. A silent fallback to all of them would give
+    a run of another depth under the same config (and run key) as a deeper model's."""
+    if n > available:
+        raise UserError(
+            f"llm_layers {n} exceeds the {available} layers of {name} (the cpu profile keeps the first 15): "
+            f"add --set {where}.llm_layers={available} (or fewer), or --set {where}.llm_layers=null to keep every layer"
+        )
+
+
+def keep_first_layers(backbone: Backbone, n: int | None, where: str = "llm") -> Backbone:
     """The decoder cut to its first `n` layers (None: unchanged), its final norm kept: the
     read-out is the normed state after layer n. A cheaper backbone (the LLM's cost is linear in
     its layers) for budgets where the full depth does not pay for itself."""
@@ -168,9 +182,8 @@ def keep_first_layers(backbone: Backbone, n: int | None) -> Backbone:
         return backbone
     layers = getattr(backbone.decoder, "layers", None)
     if layers is None:
-        raise UserError(f"llm_layers: {backbone.name} has no `layers` list to cut (keep llm_layers null)")
-    if n > len(layers):
-        raise UserError(f"llm_layers {n} exceeds the {len(layers)} layers of {backbone.name}")
+        raise UserError(f"llm_layers: {backbone.name} has no `layers` list to cut: add --set {where}.llm_layers=null")
+    check_layers(n, len(layers), backbone.name, where)
     dropped = sum(p.numel() for layer in layers[n:] for p in layer.parameters())
     backbone.decoder.layers = layers[:n]
     config = backbone.decoder.config

@@ -61,7 +61,8 @@ class LLMConfig:
     validate_init: bool = False  # validate the untrained model first (the learning curve's point at 0 examples)
     eval_batch_size: int = 32
 
-    where = "laser"  # how errors name the method (a baseline's config says its own name)
+    # how errors name the method: each method's config says its registry name (`--set NAME.key=...`)
+    where = "llm"
 
     def __post_init__(self) -> None:
         where = self.where

@@ -48,6 +48,12 @@ from bench.methods import FitContext, Method, ParameterCounts, count_parameters
 PHASES = ("phase1", "phase2")
 
 
+def _dtype_name(dtype) -> str:
+    import torch
+
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype).removeprefix("torch."))
+
+
 class LLMMethod(Method):
     """An LLM tuned through the engine; subclasses build the model (`_make_model`)."""
 
@@ -102,7 +108,7 @@ class LLMMethod(Method):
         from bench.llm.backbone import check_llm
 
         if self._injected_backbone is None:
-            check_llm(self.cfg.llm, self.cfg.trust_remote_code)
+            check_llm(self.cfg.llm, self.cfg.trust_remote_code, self.cfg.llm_layers, self.cfg.where)
 
     # ------------------------------------------------------------------ building
 
@@ -138,7 +144,7 @@ class LLMMethod(Method):
 
             dtype = self.cfg.dtype if self.cfg.dtype != "auto" else ("bf16" if bf16_supported() else "fp32")
             backbone = load_backbone(self.cfg.llm, dtype, self.cfg.trust_remote_code)
-        backbone = keep_first_layers(backbone, self.cfg.llm_layers)
+        backbone = keep_first_layers(backbone, self.cfg.llm_layers, self.cfg.where)
         self.attention = set_attention(backbone.decoder, self.cfg.attention, self.device().type)
         self.backbone_identity = backbone_identity(backbone)  # before any method wraps or tunes it
         self._progress = ctx.progress  # the probes re-encode items after fit, with no context of their own
@@ -148,6 +154,8 @@ class LLMMethod(Method):
         # what the loaded causal LM holds outside the decoder (an untied LM head): counted, never used
         self._params_outside_model = backbone.n_params - sum(p.numel() for p in backbone.decoder.parameters())
         self.model = self._make_model(backbone, prompts, side_inputs)
+        # `auto` resolved on this host: records of one key can come from hosts with and without bf16
+        self.precision = {"dtype": _dtype_name(next(backbone.decoder.parameters()).dtype), "autocast": "bf16" if self.model._autocast else "off"}
         self._after_build()
         self.model.to(self.device())
         return self.model
@@ -283,7 +291,7 @@ class LLMMethod(Method):
         self._accelerator = acc = self._make_accelerator()
         self.build(split, ctx, side_inputs)
         self.n_items = split.n_items
-        ckpt = EpochCheckpoint(ctx.workdir / "laser-checkpoint.pt")
+        ckpt = EpochCheckpoint(ctx.workdir)
         loaded = ckpt.load(self.model)  # a checkpoint's weights supersede pre-training's
         if loaded is None:
             state = {"phase": "phase1", "epoch": 0, "curve": [], "best": {}, "items": None, "examples_seen": 0, "pretrain": self._before_training(split, ctx)}
@@ -398,6 +406,8 @@ class LLMMethod(Method):
             "backbone": self.backbone_identity["name"],  # portable: the folder's name, not its path
             "backbone_hash": self.backbone_identity["hash"],  # config and weights
             "attention": self.attention,
+            "precision": self.precision,
+            **({"checkpoint_notes": ckpt.notes} if ckpt.notes else {}),
         }
 
     # ------------------------------------------------------------------ kept weights and probes
