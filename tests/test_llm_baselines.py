@@ -202,3 +202,42 @@ def test_inference_over_a_shared_head_cache_equals_the_full_pass(split, results,
     model._head_shared = shared
     users, _, _ = model.encode(histories[:4])  # training keeps the full pass (gradients, LoRA dropout)
     assert users.requires_grad
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"examples": "sample", "examples_per_user": 3, "length_buckets": 8, "batch_size": 8},
+        {"examples": "all_prefixes", "length_buckets": 3, "batch_size": 16},
+        {"examples": "last", "length_buckets": 1, "batch_size": 7},
+    ],
+)
+def test_each_phase_schedule_spans_exactly_the_batches_its_epochs_run(split, results, tmp_path, overrides):
+    """`count_bucketed_batches` sizes every schedule before any batch is drawn: the steps it plans
+    are the steps the epochs take, so each phase's learning rate ends on min_lr."""
+    method, _, ctx = make("lora", split, results, tmp_path, phase1_epochs=2, phase2_epochs=1, warmup_steps=2, **overrides)
+    planned, schedules = [], []
+    phase_optimizer = method.phase_optimizer
+
+    def keeping(steps_per_epoch, n_epochs):
+        optimizer, schedule = phase_optimizer(steps_per_epoch, n_epochs)
+        planned.append(steps_per_epoch * n_epochs)
+        schedules.append(schedule)
+        return optimizer, schedule
+
+    method.phase_optimizer = keeping
+    curve = method.fit(split, ctx)["curve"]
+    ran = [s.last_epoch for s in schedules]  # one schedule step per batch
+    assert ran == planned and all(n > 1 for n in ran)
+    last_of_phase = {e["phase"]: e for e in curve}
+    assert [e["lr_end"] for e in last_of_phase.values()] == pytest.approx([method.cfg.min_lr] * 2)
+
+
+@pytest.mark.parametrize("host_bf16", [True, False])
+def test_the_record_says_what_auto_precision_became_on_this_host(split, results, tmp_path, monkeypatch, host_bf16):
+    import bench.llm.model
+
+    monkeypatch.setattr(bench.llm.model, "bf16_supported", lambda: host_bf16)
+    method, _, ctx = make("lora", split, results, tmp_path, autocast="auto", phase1_epochs=0, phase2_epochs=1, examples="last")
+    info = method.fit(split, ctx)
+    assert info["precision"] == {"dtype": "fp32", "autocast": "bf16" if host_bf16 else "off"}  # the tiny Llama's weights are fp32
