@@ -118,3 +118,30 @@ def test_id_baseline_settings_are_written_once_and_laser_encoder_uses_them():
         for spec in expand(load_suite(suite)):
             if METHODS.get(spec.method).family == "ID-based":
                 assert spec.config == shared, spec.name
+
+
+def test_an_ablations_full_run_is_the_main_suites_laser_run(toy_split):
+    """`bench ablate`'s `full` variant must be the main table's Laser run (same key, same record
+    file), or every component would retrain Laser and compare against a run no table shows."""
+    from pathlib import Path
+
+    from bench.ablations import COMPONENTS, ablation_specs
+    from bench.results import iter_records, record_path
+    from bench.runner import method_key
+    from bench.suites import expand, load_suite
+
+    main = {s.seed: s for s in expand(load_suite("main")) if s.method == "laser"}
+    committed = {r["seed"]: r for _, r in iter_records(Path(__file__).resolve().parents[1] / "results") if r["name"] == "laser" and r["config"] == main[0].config}
+    assert sorted(committed) == sorted(main) == [0, 1, 2]
+    for component in COMPONENTS.names():
+        specs = ablation_specs(component, "ml-100k", sorted(main))
+        full = [s for s in specs if s.tags["variant"] == "full"]
+        assert [s.seed for s in full] == sorted(main), component
+        for s in full:
+            ours = main[s.seed]
+            assert run_key(s, toy_split) == run_key(ours, toy_split), component
+            assert record_path(Path("r"), s.dataset, s.name, "k") == record_path(Path("r"), ours.dataset, ours.name, "k")
+            record = committed[s.seed]  # the committed main-table record is the one the ablation reads
+            assert method_key("laser", METHODS.get("laser")(s.config), record["split_hash"], s.seed) == record["key"], component
+        variants = {run_key(s, toy_split) for s in specs if s.tags["variant"] != "full"}
+        assert not variants & {run_key(s, toy_split) for s in full}, component
