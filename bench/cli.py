@@ -248,11 +248,14 @@ def cmd_probe(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from bench.ablations import components
     from bench.report import build_reports
     from bench.runner import is_current, is_run_of
 
     # the runner, not the report, decides which records are current: only it builds methods
-    written = build_reports(_results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of)
+    written = build_reports(
+        _results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of, components=sorted(components())
+    )
     if args.learning_curve:
         from bench.report.learning_curve import learning_curve
         from bench.results import iter_records

@@ -24,10 +24,11 @@ def test_committed_dataset_table_is_ml100k(ml100k, tmp_path):
 def test_committed_reports_are_what_bench_report_writes(tmp_path):
     """Tables and READMEs byte for byte; figures by name only (their pixels depend on the
     installed matplotlib and FreeType, their metadata on neither: tests/test_reports.py)."""
+    from bench.ablations import components
     from bench.report import build_reports
     from bench.runner import is_current, is_run_of
 
-    written = build_reports(ROOT / "results", tmp_path, is_current=is_current, runs_as=is_run_of)  # as `bench report` calls it
+    written = build_reports(ROOT / "results", tmp_path, is_current=is_current, runs_as=is_run_of, components=sorted(components()))  # as `bench report` calls it
     for path in written:
         committed = ROOT / "reports" / path.relative_to(tmp_path)
         assert committed.exists(), f"{committed} is not committed"

@@ -252,6 +252,71 @@ def test_wilcoxon_marks_a_clearly_better_laser_and_not_an_identical_one():
     assert all(c.mark == "" for c in reports.main_view(summary, improv, ["ndcg@10"]).rows[-1])
 
 
+def test_a_significantly_worse_laser_gets_its_own_mark_and_the_legend_says_both_directions():
+    """Laser far below BERT4Rec (p ~ 1e-6 on the committed tables) once carried no mark, which
+    read as "no significant difference"."""
+    records = seeded(("bert4rec", "laser"))
+    worse = [r if r["name"] != "laser" else make_record("laser", r["seed"], p=0.02) for r in records]
+    summary, improv = main_tables(worse)
+    assert (improv["improv_percent"] < 0).all() and (improv["p_value"] < 1e-4).all()
+    assert improv["significantly_worse"].all() and not improv["significant"].any()
+    view = reports.main_view(summary, improv, ["recall@10", "ndcg@10", "mrr"])
+    assert [c.mark for c in view.rows[-1][3:]] == [rt.WORSE_MARK] * 3 and rt.WORSE_MARK != rt.BETTER_MARK
+    legend = next(n for n in view.notes if "Wilcoxon" in n)
+    assert "*: Laser significantly better" in legend and "↓: Laser significantly worse" in legend
+    csv = reports.main_csv(summary, improv)
+    assert csv.loc[csv["family"] == "Improv.", "significantly_worse"].all()
+    assert "$^{\\downarrow}$" in reports.latex_table(reports.Section("t", "t", [view], csv))
+    better_summary, better = main_tables(seeded(("bert4rec", "laser")))  # Laser at p=0.15 is far above
+    assert not better["significantly_worse"].any()
+    assert [c.mark for c in reports.main_view(better_summary, better, ["mrr"]).rows[-1][3:]] == [rt.BETTER_MARK]
+
+
+def test_every_caption_states_its_seed_count(tmp_path):
+    records = seeded() + [pop_record(s) for s in (0, 1)] + [make_record("laser/no_moe", 0, config={"profile": "cpu"}, tags={"component": "m_former", "variant": "no_moe"})]
+    for r in records:
+        if r["name"] == "laser":
+            r.update(config={"profile": "cpu"}, tags={"component": "m_former", "variant": "full"})
+    summary, improv = main_tables([r for r in records if "/" not in r["name"]])
+    assert reports.main_view(summary, improv, ["mrr"]).caption.endswith(", 2 seeds")
+    sections, _ = reports.ablation_sections([r for r in records if r["method"] == "laser"], ["mrr"], rt.load_paper_results())
+    (section,) = sections
+    ours, published = section.views
+    assert ours.caption.endswith(", 1-2 seeds per row") and "Seeds per row: laser 2, laser/no_moe 1." in ours.notes
+    assert published.caption.endswith("the paper does not state its seeds")
+    assert reports.cost_section(records).views[0].caption.endswith("1 seed per row (seed 0)")
+    captions = [c for c, _ in reports.suite_figures(records, tmp_path)]
+    assert captions and all(" seed" in c for c in captions)
+
+
+def test_the_cost_table_takes_throughput_from_the_training_epochs_not_the_untrained_point():
+    curve = [{"phase": "init", "epoch": -1, "examples_seen": 0, "valid_ndcg@10": 0.01},
+             {"phase": "phase1", "epoch": 0, "valid_ndcg@10": 0.1, "examples_per_s": 2.0, "tokens_per_s": 200.0, "epoch_s": 30.0},
+             {"phase": "phase2", "epoch": 1, "valid_ndcg@10": 0.2, "examples_per_s": 4.0, "tokens_per_s": 400.0, "epoch_s": 10.0}]
+    costs = rt.cost_frame([make_record("laser", training={"epochs": 2, "curve": curve})]).set_index("name")
+    assert (costs.loc["laser", "examples_per_s"], costs.loc["laser", "tokens_per_s"], costs.loc["laser", "epoch_s"]) == (3.0, 300.0, 20.0)
+
+
+def test_a_row_whose_seeds_ran_at_different_precisions_says_so():
+    def llm(name, seed, told=None):
+        record = make_record(name, seed, resolved_config={"dtype": "auto", "autocast": "auto"})
+        if told:
+            record["training"] = {**record["training"], "precision": told}
+        return record
+
+    fp32 = {"dtype": "fp32", "autocast": "off"}
+    # a record without the field ran where `auto` meant bf16 (every committed record did)
+    records = [llm("laser", 0), llm("laser", 1, fp32), llm("llmrec", 0), llm("llmrec", 1, {"dtype": "bf16", "autocast": "bf16"})] + seeded(("sasrec",))
+    mixed = rt.mixed_precision(records)
+    assert mixed == {"laser": "seed 0: bf16 weights, autocast bf16; seed 1: fp32 weights, autocast off"}
+    assert rt.precision(records[-1]) is None  # no LLM, no precision to mix
+    summary, improv = main_tables(records)
+    view = reports.main_view(summary, improv, ["mrr"], mixed=mixed)
+    marks = {row[1].text: row[1].mark for row in view.rows}
+    assert marks["laser"] == reports.MIXED_MARK and marks["llmrec"] == marks["sasrec"] == ""
+    assert any(n.startswith(f"{reports.MIXED_MARK}: the row's seeds trained at different precisions") and mixed["laser"] in n for n in view.notes)
+
+
 def test_wilcoxon_pairs_by_seed():
     a = {0: [1, 2, 3, 4] * 20, 1: [1] * 80}
     b = {0: [2, 3, 4, 5] * 20, 7: [1] * 80}
@@ -428,6 +493,43 @@ def ablation_table(records, metrics=("ndcg@10",)):
 def per_user_ndcg10(ranks) -> np.ndarray:  # written out here, not bench.metrics', so the test checks the report's arithmetic
     r = np.asarray(ranks, dtype=float)
     return np.where(r <= 10, 1.0 / np.log2(r + 1.0), 0.0)
+
+
+def test_the_full_row_takes_every_seed_of_the_full_run_whichever_component_it_ran_for():
+    """The main suite's Laser runs at seeds 1 and 2 list only the component ablated at 3 seeds;
+    a component ablated at seed 0 alone still shows the full model over all three."""
+    cpu = {"profile": "cpu"}
+    full = [make_record("laser", s, config=cpu, tags={}, also_tags=[{"component": "m_former", "variant": "full"}] + ([{"component": "prefix", "variant": "full"}] if s == 0 else [])) for s in (0, 1, 2)]
+    other_profile = make_record("laser", 0, config={"profile": "paper"}, tags={"component": "pretrain", "variant": "full"})
+    suffix_only = make_record("laser/suffix_only", 0, p=0.05, config={**cpu, "prefix": "none"}, tags={"component": "prefix", "variant": "suffix_only"})
+    chosen, borrowed = rt.ablation_records(full + [suffix_only, other_profile], "prefix")
+    assert borrowed == "m_former"
+    assert sorted(r["seed"] for r in chosen if rt.tags(r)["variant"] == "full") == [0, 1, 2]  # not the paper-profile run
+    summary = rt.ablation_frame(chosen, ["mrr"]).set_index("variant")
+    assert summary.loc["full", "n_ok"] == 3 and summary.loc["suffix_only", "seeds"] == 1  # the test pairs the shared seed only
+    m_former, _ = rt.ablation_records(full + [suffix_only], "m_former")
+    assert sorted(r["seed"] for r in m_former) == [0, 1, 2]
+
+
+def test_a_published_table_is_printed_once_and_the_others_point_to_it():
+    cpu = {"profile": "cpu"}
+    records = [make_record("laser", 0, config=cpu, tags={}, also_tags=[{"component": c, "variant": "full"} for c in ("m_former", "prefix")])]
+    records += [make_record("laser/no_moe", 0, p=0.1, config=cpu, tags={"component": "m_former", "variant": "no_moe"})]
+    records += [make_record("laser/suffix_only", 0, p=0.05, config=cpu, tags={"component": "prefix", "variant": "suffix_only"})]
+    sections, _ = reports.ablation_sections(records, ["mrr"], rt.load_paper_results())
+    m_former, prefix = sections
+    assert [v.caption.split(":")[0] for v in m_former.views] == ["Ablation of m_former (paper Table 4 layout), 1 seed", "Published (Amazon 2018)"]
+    assert len(prefix.views) == 1 and prefix.published is None  # and no second copy of the CSV
+    assert "The paper's Table 4 is printed once, under Ablation: m_former (Table 4)." in prefix.views[0].notes
+
+
+def test_components_not_run_yet_are_listed(tmp_path):
+    records = [make_record("laser/no_moe", tags={"component": "m_former", "variant": "no_moe"}, config={})]
+    for r in records:
+        write(tmp_path / "results", r)
+    reports.build_reports(tmp_path / "results", tmp_path / "out", components=["experts", "m_former", "template"])
+    readme = (tmp_path / "out" / "ablations" / "README.md").read_text()
+    assert "Not run yet: `experts`, `template`" in readme
 
 
 def test_ablation_p_value_is_scipy_wilcoxon_on_per_user_differences_paired_by_user_and_seed():
@@ -718,7 +820,7 @@ def test_report_files_exist_and_figures_are_real_pngs(built):
 def test_readme_embeds_figures_tables_protocol_and_split_hash(built):
     out, _ = built
     readme = (out / "toy" / "README.md").read_text()
-    assert "![Trainable parameters (log scale) vs test NDCG@10](params_vs_ndcg10.png)" in readme
+    assert "![Trainable parameters (log scale) vs test NDCG@10, mean ± std over 2 seeds](params_vs_ndcg10.png)" in readme
     assert "leave-one-out by time" in readme and "full ranking" in readme and "ties counted against the target" in readme
     assert "model selection on validation only" in readme and SPLIT in readme
     assert "| Family | Method | Collab. IDs | ml-100k Recall@10 |" in readme
@@ -853,7 +955,7 @@ def test_hyperparameter_tables_show_what_differs_and_note_what_is_shared():
     assert ids.columns == ["Setting", "sasrec", "bert4rec"]
     assert [[c.text for c in row] for row in ids.rows] == [["learning_rate", "0.001", "0.002"], ["model.n_heads", "2", "–"], ["model.mask_ratio", "–", "0.2"]]
     assert "Same for every column: epochs = 100, train_rows_per_user = null, model.hidden_size = 64, model.loss_type = CE." in ids.notes
-    assert llm.caption == "Resolved configs: LLM-based (tuned LLM) and Laser" and llm.columns == ["Setting", "laser"]
+    assert llm.caption == "Resolved configs: LLM-based (tuned LLM) and Laser (a run's config is the same at every seed)" and llm.columns == ["Setting", "laser"]
     assert [[c.text for c in row] for row in llm.rows] == [["profile", "cpu"], ["lr", "0.001"], ["id_encoder_config", "{}"]]
     assert "No settings: pop." in llm.notes
     frame = section.frame

@@ -38,6 +38,8 @@ from bench.report.records import (  # noqa: F401
     is_ok,
     metric_label,
     metric_value,
+    mixed_precision,
+    precision,
     resolve_metrics,
     run_label,
     split_hashes,
@@ -82,6 +84,8 @@ from bench.report.ablation_frames import (  # noqa: F401
     published_frame,
 )
 from bench.report.layout import (  # noqa: F401
+    BETTER_MARK,
+    WORSE_MARK,
     Cell,
     PROTOCOL,
     Section,
@@ -91,9 +95,12 @@ from bench.report.layout import (  # noqa: F401
     fmt,
     fmt_count,
     fmt_p,
+    seed_counts,
+    seeds_phrase,
     summary_cell,
 )
 from bench.report.views import (  # noqa: F401
+    MIXED_MARK,
     ablation_view,
     cost_section,
     cost_view,

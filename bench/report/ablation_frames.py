@@ -25,18 +25,26 @@ def components(records: Iterable[dict[str, Any]]) -> list[str]:
 
 def ablation_records(records: Sequence[dict[str, Any]], component: str) -> tuple[list[dict[str, Any]], str | None]:
     """The component's runs, each with `tags` set to its membership of this component, and the
-    component the full-model runs were borrowed from (None when it has its own).
+    other components whose full-model seeds the full row takes (None when it needs none).
 
-    One full run serves every component (its key ignores tags); a record written before it
-    listed them all in `also_tags` may carry another component's tag only, so a component
-    without a full run takes the full runs of the others."""
+    One full run serves every component (its key ignores tags), so the full row takes every seed
+    of it that has a record: a record lists in `also_tags` the components it ran for, not those
+    ablated later at fewer seeds, and a table whose full row lost seeds it has would contradict
+    the next one. With full runs of its own, the component takes the other seeds of the same
+    config; without, every full run on its datasets."""
+    from bench.configs import canonical_json
+
     own = [{**r, "tags": m} for r in records for m in memberships(r) if m["component"] == component]
-    if any(tags(r).get("variant") == "full" for r in own):
-        return own, None
     datasets = {r["dataset"] for r in own}
-    borrowed = {r["key"]: (r, m) for r in records for m in memberships(r) if m.get("variant") == "full" and r["dataset"] in datasets}
-    source = ", ".join(sorted({m["component"] for _, m in borrowed.values()})) or None
-    return own + [{**r, "tags": m} for r, m in borrowed.values()], source
+    configs = {canonical_json(r.get("config") or {}) for r in own if tags(r).get("variant") == "full"}
+    taken = {r["key"] for r in own}
+    others: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for r in records:
+        full = [m["component"] for m in memberships(r) if m.get("variant") == "full"]
+        if full and r["key"] not in taken and r["dataset"] in datasets and (not configs or canonical_json(r.get("config") or {}) in configs):
+            others[r["key"]] = (r, full)
+    source = ", ".join(sorted({c for _, full in others.values() for c in full})) or None
+    return own + [{**r, "tags": {"component": component, "variant": "full"}} for r, _ in others.values()], source
 
 
 def ablation_frame(records: Sequence[dict[str, Any]], metrics: Sequence[str], stage: str = "test"):

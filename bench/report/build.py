@@ -12,7 +12,7 @@ from bench.errors import UserError
 from bench.report.records import FLOOR_FAMILY, PAPER_GRID_TABLE, TUNED_LLM_FAMILY, check_consistent, resolve_metrics, split_hashes
 from bench.report.frames import parameter_frame
 from bench.report.ablation_frames import expert_grid, load_paper_results, memberships, published_frame
-from bench.report.layout import PROTOCOL, Section
+from bench.report.layout import PROTOCOL, Section, seeds_phrase
 from bench.report.views import _failed_as_text, ablation_view, cost_section, grid_view, hyperparameter_sections, main_csv, main_view, parameter_csv, parameter_view, published_parameters_view, published_view
 from bench.report.render import latex_document, latex_table, markdown_table
 
@@ -64,7 +64,7 @@ def main_section(records, metrics: Sequence[str], paper) -> Section:
     improv = rt.improvements(summary, records)
     versus_floor = rt.improvements(summary, records, family=FLOOR_FAMILY)
     versus_llm = rt.improvements(summary, records, family=TUNED_LLM_FAMILY, each=True)
-    views = [main_view(summary, improv, metrics, versus_floor, versus_llm)]
+    views = [main_view(summary, improv, metrics, versus_floor, versus_llm, rt.mixed_precision(records))]
     if (block := published_view(published, 2)) is not None:
         views.append(block)
     return Section("main_table", "Main results (Table 2)", views, main_csv(summary, improv), paper[paper["table"] == 2])
@@ -83,31 +83,41 @@ def ablation_sections(records, metrics: Sequence[str], paper) -> tuple[list[Sect
     from bench import report as rt
 
     sections, bars = [], []
+    printed: dict[int, str] = {}  # a published table is printed once, under the first section that compares with it
     for component in rt.components(records):
-        section, summary, chosen = ablation_section(records, component, metrics, paper)
+        section, summary, chosen = ablation_section(records, component, metrics, paper, printed)
         sections.append(section)
-        bars.append((f"Ablation of {component}: test metrics, mean ± std over seeds", summary, section.stem))
+        counts = rt.seed_counts(summary)
+        seeds = seeds_phrase(counts.values(), per="bar") + (f" ({', '.join(f'{n} {c}' for n, c in counts.items())})" if len(set(counts.values())) > 1 else "")
+        bars.append((f"Ablation of {component}: test metrics, mean ± std over {seeds}", summary, section.stem))
         if component == "experts":
             sections += _grid_sections(chosen, paper)
     return sections, bars
 
 
-def ablation_section(records, component: str, metrics: Sequence[str], paper) -> tuple[Section, Any, list[dict[str, Any]]]:
+def ablation_section(records, component: str, metrics: Sequence[str], paper, printed: dict[int, str] | None = None) -> tuple[Section, Any, list[dict[str, Any]]]:
     """One component's table (the records of every component may be passed) -> (section, its
-    summary frame, the records it is over)."""
+    summary frame, the records it is over). `printed`: the published tables earlier sections
+    already print (table -> section title), filled in here; a table is printed once, the later
+    sections point to it."""
     from bench import report as rt
 
+    printed = {} if printed is None else printed
     chosen, borrowed = rt.ablation_records(records, component)
     rt.check_consistent(chosen, row="variant")
     table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
     published = rt.published_frame(paper, table or 0, metrics)
     summary = rt.compare_with_paper(rt.ablation_frame(chosen, metrics), published)
-    views = [ablation_view(summary, metrics, component, table, borrowed)]
-    if (block := published_view(published, table)) is not None:
-        views.append(block)
     stem = f"ablation_{component}"
     title = f"Ablation: {component}" + (f" (Table {table})" if table else "")
-    return Section(stem, title, views, _failed_as_text(summary, "mean"), paper[paper["table"] == table]), summary, chosen
+    block = published_view(published, table)
+    views = [ablation_view(summary, metrics, component, table, borrowed, rt.mixed_precision(chosen), printed.get(table) if block is not None else None)]
+    shown = None
+    if block is not None and table not in printed:
+        views.append(block)
+        printed[table] = title
+        shown = paper[paper["table"] == table]
+    return Section(stem, title, views, _failed_as_text(summary, "mean"), shown), summary, chosen
 
 
 def _grid_sections(records, paper) -> list[Section]:
@@ -193,15 +203,36 @@ def write_report(folder: Path, title: str, records, sections, figures, stale: Se
     return written
 
 
+def _figure_seeds(records, has) -> str:
+    """The seeds a figure draws on: of the finished runs for which `has(record)`, per method row."""
+    per_row: dict[tuple, set] = {}
+    for r in records:
+        if r.get("status") == "ok" and has(r):
+            per_row.setdefault((r.get("name"), r.get("dataset")), set()).add(r.get("seed"))
+    return seeds_phrase([len(s) for s in per_row.values()], per="method")
+
+
 def suite_figures(records, folder: Path) -> list[tuple[str, list[Path]]]:
     from bench.report import figures as rf
     from bench import report as rt
 
+    def trained(r):
+        return bool((r.get("training") or {}).get("curve"))
+
+    def diagnosed(r):
+        return "loss_reference" in (r.get("training") or {})
+
+    def routed(r):
+        return bool((r.get("analysis") or {}).get("expert_usage"))
+
+    def counted(r):
+        return bool((r.get("parameters") or {}).get("trainable"))
+
     figures = [
-        ("Trainable parameters (log scale) vs test NDCG@10", rf.params_scatter(rt.params_vs_metric(records, "ndcg@10"), "NDCG@10", folder, "params_vs_ndcg10")),
-        ("Validation NDCG@10 per epoch, as each method logged it for model selection (some select on a subset of validation users)", rf.training_curves(rt.curves_frame(records), folder, "training_curves")),
-        ("Training diagnostics of the LLM runs: loss against a uniform guess and MostPop, item-matrix mean cosine and effective rank, by examples seen", rf.training_diagnostics(rt.diagnostics_frame(records), folder, "training_diagnostics")),
-        ("M-Former expert usage per user group", rf.expert_usage(rt.expert_usage_frame(records), folder, "expert_usage")),
+        (f"Trainable parameters (log scale) vs test NDCG@10, mean ± std over {_figure_seeds(records, counted)}", rf.params_scatter(rt.params_vs_metric(records, "ndcg@10"), "NDCG@10", folder, "params_vs_ndcg10")),
+        (f"Validation NDCG@10 per epoch, as each method logged it for model selection (some select on a subset of validation users), a line per seed: {_figure_seeds(records, trained)}", rf.training_curves(rt.curves_frame(records), folder, "training_curves")),
+        (f"Training diagnostics of the LLM runs: loss against a uniform guess and MostPop, item-matrix mean cosine and effective rank, by examples seen, a line per seed: {_figure_seeds(records, diagnosed)}", rf.training_diagnostics(rt.diagnostics_frame(records), folder, "training_diagnostics")),
+        (f"M-Former expert usage per user group, mean over {_figure_seeds(records, routed)}", rf.expert_usage(rt.expert_usage_frame(records), folder, "expert_usage")),
     ]
     return [(caption, paths) for caption, paths in figures if paths]
 
@@ -222,15 +253,19 @@ def suite_report(records, folder: Path, suite: str, metrics: Sequence[str], stal
     return write_report(folder, f"Suite `{suite}`", records, sections, suite_figures(records, folder), stale, remarks)
 
 
-def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = ()) -> list[Path]:
+def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequence[dict[str, Any]] = (), known: Sequence[str] = ()) -> list[Path]:
+    """`known`: every component `bench ablate` offers; those without a current record are listed as not run yet."""
+    from bench.report import components
     from bench.report import figures as rf
     from bench.report import load_paper_results
 
+    not_run = [f"`{c}`" for c in known if c not in set(components(records))]
+    remarks = [f"Not run yet: {', '.join(not_run)} (listed by `bench ls`, no current record; `bench ablate --component NAME` runs one)."] if not_run else []
     if not records:
-        return write_report(folder, "Ablations", records, [], [], stale)
+        return write_report(folder, "Ablations", records, [], [], stale, remarks)
     sections, bars = ablation_sections(records, metrics, load_paper_results())
     figures = [(caption, rf.ablation_bars(summary, folder, stem)) for caption, summary, stem in bars]
-    return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p], stale)
+    return write_report(folder, "Ablations", records, sections, [(c, p) for c, p in figures if p], stale, remarks)
 
 
 def claims_report(current, folder: Path, results: Path | None, runs_as: Callable[[dict[str, Any], dict], bool] | None = None) -> list[Path]:
@@ -252,13 +287,16 @@ def build_reports(
     ks: Sequence[int] | None = None,
     is_current: Callable[[dict[str, Any]], bool] | None = None,
     runs_as: Callable[[dict[str, Any], dict], bool] | None = None,
+    components: Sequence[str] = (),
 ) -> list[Path]:
     """Tables and figures for one suite (or every suite with records, plus the ablations); never trains.
 
     `is_current(record)` says whether a record's key is the one today's code gives its run (the
     CLI passes `bench.runner.is_current`; this module never builds a method). Records for which
     it is False are stale: left out of every table and listed in the README. None: all current.
-    `runs_as`: see `suite_records` (the CLI passes `bench.runner.is_run_of`)."""
+    `runs_as`: see `suite_records` (the CLI passes `bench.runner.is_run_of`). `components`: the
+    ablation components `bench ablate` offers (the CLI passes them: this module knows no method),
+    so that the ablations README lists those not run yet."""
     from bench.report import memberships, resolve_metrics
     from bench.results import iter_records, runs_dir
     from bench.suites import suite_names
@@ -282,7 +320,7 @@ def build_reports(
     if suite is None:
         tagged, old = [r for r in current if memberships(r)], [r for r in stale if memberships(r)]
         if tagged or old:
-            written += ablation_report(tagged, out / "ablations", metrics, old)
+            written += ablation_report(tagged, out / "ablations", metrics, old, components)
         if written:  # the claims read the suites' and the ablations' runs together
             written += claims_report(current, out / "claims", Path(results), runs_as)
     if not written:

@@ -117,7 +117,8 @@ def paired_wilcoxon(a: dict[int, list], b: dict[int, list], metric: str) -> tupl
 
 def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test", family: str | None = None, each: bool = False):
     """Per (dataset, metric): the best Laser row vs the best row of another of the paper's families (or the best row of
-    `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and p-value.
+    `family`: the floor's, to say whether Laser beats a most-popular list), relative gain and
+    p-value; `significant` (p < ALPHA, Laser better) and `significantly_worse` (p < ALPHA, Laser worse).
     `each`: Laser vs every row of `family` instead of its best (the tuned-LLM baselines, which
     share Laser's engine and examples: each is a comparison the reader asks for by name)."""
     import pandas as pd
@@ -149,9 +150,11 @@ def improvements(summary, records: Sequence[dict[str, Any]], stage: str = "test"
                     "users": users,
                     "seeds": seeds,
                     "significant": bool(p < ALPHA and gain > 0),
+                    # a loss as clear as a win: without its own mark it read as "no difference"
+                    "significantly_worse": bool(p < ALPHA and gain < 0),
                 }
             )
-    columns = ["dataset", "metric", "laser", "baseline", "laser_mean", "baseline_mean", "improv_percent", "p_value", "users", "seeds", "significant"]
+    columns = ["dataset", "metric", "laser", "baseline", "laser_mean", "baseline_mean", "improv_percent", "p_value", "users", "seeds", "significant", "significantly_worse"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -256,7 +259,9 @@ def cost_frame(records: Sequence[dict[str, Any]]):
     rows = []
     for family, name, dataset, status, record in representative_runs(records):
         curve = (record.get("training") or {}).get("curve") or []
-        mean = lambda key: round(sum(e[key] for e in curve) / len(curve), 2) if curve and all(key in e for e in curve) else None  # noqa: E731
+        # the epochs that trained: an LLM curve opens with its untrained model's validation (`init`), which trains nothing
+        epochs = [e for e in curve if e.get("phase") != "init"]
+        mean = lambda key: round(sum(e[key] for e in epochs) / len(epochs), 2) if epochs and all(key in e for e in epochs) else None  # noqa: E731
         timings, memory = record.get("timings") or {}, record.get("memory") or {}
         metrics = ((record.get("metrics") or {}).get("test")) or {}
         rows.append(

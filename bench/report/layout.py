@@ -17,7 +17,12 @@ WILCOXON_TEST = (
     "column's metric, {pair}, paired by user within each seed (differences averaged over the "
     "seeds both have)"
 )
-WILCOXON_NOTE = "*: p < 0.05 in " + WILCOXON_TEST.format(pair="Laser vs that baseline") + "."
+BETTER_MARK, WORSE_MARK = "*", "↓"
+WILCOXON_NOTE = (
+    f"{BETTER_MARK}: Laser significantly better, {WORSE_MARK}: Laser significantly worse (p < 0.05 either way; no mark: p ≥ 0.05) in "
+    + WILCOXON_TEST.format(pair="Laser vs that baseline")
+    + "."
+)
 
 
 # ---------------------------------------------------------------- table layout
@@ -28,7 +33,7 @@ class Cell:
     text: str
     bold: bool = False
     underline: bool = False
-    mark: str = ""  # "*" significant, "†" some seeds failed
+    mark: str = ""  # "*" / "↓" significantly better / worse, "†" some seeds failed, "§" seeds at mixed precisions
 
 
 @dataclass
@@ -108,6 +113,29 @@ def _seed_note(summary) -> str:
     seeds = sorted(set(summary.loc[summary["n_ok"] > 0, "n_ok"]))
     counts = "/".join(map(str, seeds)) or "0"
     return f"Mean ± sample std over seeds ({counts} per row; a single seed shows its value only)."
+
+
+def seed_counts(summary, row: str = "name") -> dict[Any, int]:
+    """Finished seeds per table row (its most over the datasets)."""
+    done = summary[summary["n_ok"] > 0]
+    return {k: int(v) for k, v in done.groupby(row, sort=False)["n_ok"].max().items()}
+
+
+def seeds_phrase(counts, per: str = "row") -> str:
+    """What a caption says of its seeds: "3 seeds", or "1-3 seeds per row" where rows differ."""
+    distinct = sorted({int(c) for c in counts if c > 0})
+    if not distinct:
+        return "no finished seed"
+    if len(distinct) == 1:
+        return f"{distinct[0]} seed{'s' if distinct[0] != 1 else ''}"
+    return f"{distinct[0]}-{distinct[-1]} seeds per {per}"
+
+
+def seed_rows_note(counts: dict[Any, int]) -> list[str]:
+    """Where rows have different numbers of seeds, which row has how many."""
+    if len(set(counts.values())) <= 1:
+        return []
+    return ["Seeds per row: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + "."]
 
 
 def _datasets(summary) -> list[str]:

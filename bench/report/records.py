@@ -122,6 +122,34 @@ def tuning(record: dict[str, Any], family: str) -> str:
     return str((record.get("config") or {}).get("tuning") or label or TUNING_BY_FAMILY.get(family, "-"))
 
 
+def precision(record: dict[str, Any]) -> str | None:
+    """The arithmetic a run trained its LLM in, after `auto` was resolved on its host; None
+    for a method without an LLM."""
+    told = (record.get("training") or {}).get("precision")
+    if told is None:
+        resolved = record.get("resolved_config") or {}
+        if "dtype" not in resolved:
+            return None
+        # records from before runs stored it all ran on a host with bf16 in hardware, where `auto` meant bf16
+        told = {"dtype": resolved["dtype"], "autocast": resolved.get("autocast", "auto")}
+        told = {k: "bf16" if v == "auto" else v for k, v in told.items()}
+    return f"{told['dtype']} weights, autocast {told['autocast']}"
+
+
+def mixed_precision(records: Iterable[dict[str, Any]], row=lambda r: r.get("name")) -> dict[Any, str]:
+    """Rows (`row(record)`) whose finished seeds trained at different precisions -> which seed
+    had which: two such seeds are not the same arithmetic, whatever their run key says."""
+    seeds: dict[Any, dict[str, list[int]]] = {}
+    for r in records:
+        if is_ok(r) and (p := precision(r)) is not None:
+            seeds.setdefault(row(r), {}).setdefault(p, []).append(r.get("seed"))
+    return {
+        key: "; ".join(f"seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))}: {p}" for p, s in by.items())
+        for key, by in seeds.items()
+        if len(by) > 1
+    }
+
+
 def family_order(families: Iterable[str]) -> list[str]:
     present = list(dict.fromkeys(families))
     last = [f for f in (CONTROL_FAMILY, FLOOR_FAMILY) if f in present]

@@ -10,7 +10,7 @@ from bench.report.layout import Cell, Section, TableView
 
 # ---------------------------------------------------------------- rendering
 
-_LATEX_MARK = {"*": "*", "†": r"\dagger"}
+_LATEX_MARK = {"*": "*", "†": r"\dagger", "↓": r"\downarrow", "§": r"\S"}
 LATEX_PACKAGES_COMMENT = "% needs \\usepackage{booktabs} and \\usepackage{graphicx}"
 
 

@@ -6,16 +6,30 @@ import math
 from collections.abc import Sequence
 from bench.report.records import FLOOR_FAMILY, PAPER_DATASETS, PAPER_FIGURE_ORDERING, PAPER_SOURCE, metric_label
 from bench.report.frames import CONFIG_GROUP_OF_FAMILY, VERSION_SETTING, cost_frame, hyperparameter_frame
-from bench.report.layout import Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, WILCOXON_TEST, _datasets, _present, _seed_note, _status_notes, _with_published, _yes_no, fmt, fmt_count, fmt_p, summary_cell
+from bench.report.layout import (
+    BETTER_MARK, WORSE_MARK, Cell, PROTOCOL, Section, TableView, WILCOXON_NOTE, WILCOXON_TEST, _datasets, _present, _seed_note, _status_notes,
+    _with_published, _yes_no, fmt, fmt_count, fmt_p, seed_counts, seed_rows_note, seeds_phrase, summary_cell,
+)
+
+MIXED_MARK = "§"
+
+
+def _mixed_note(mixed: dict) -> list[str]:
+    """The legend of MIXED_MARK, naming each marked row's seeds and their precisions."""
+    if not mixed:
+        return []
+    rows = "; ".join(f"{name} ({which})" for name, which in mixed.items())
+    return [f"{MIXED_MARK}: the row's seeds trained at different precisions (dtype and autocast `auto` follow the host's bf16 support), so they are not the same arithmetic: {rows}."]
 
 
 # ---------------------------------------------------------------- main table (Table 2)
 
 
-def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus_llm=None) -> TableView:
+def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus_llm=None, mixed: dict | None = None) -> TableView:
     """`improv`: the best Laser row against the best other row; `versus_floor`: against the floor row
     (MostPop), the least a learning method must beat; `versus_llm`: against each tuned-LLM row
-    (all from `improvements`)."""
+    (all from `improvements`); `mixed`: rows (by name) whose seeds trained at different precisions
+    (`mixed_precision`)."""
     from bench.report import CONTROL_FAMILY, FLOOR_FAMILY, metric_label
 
     datasets = _datasets(summary)
@@ -30,7 +44,7 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
     for family, name, uses in summary.drop_duplicates(["family", "name"])[["family", "name", "uses_ids"]].itertuples(index=False):
         if family != previous and rows and family not in (FLOOR_FAMILY, CONTROL_FAMILY):
             breaks.append(len(rows))
-        row = [Cell(family if family != previous else ""), Cell(name), Cell(_yes_no(uses))]
+        row = [Cell(family if family != previous else ""), Cell(name, mark=MIXED_MARK if name in (mixed or {}) else ""), Cell(_yes_no(uses))]
         for d in datasets:
             for m in metrics:
                 r = cells.get((name, d, m))
@@ -48,8 +62,10 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
         if block:
             breaks.append(len(rows))
             rows += block
-    notes = [_seed_note(summary), "Bold: best in the column; underlined: runner-up."]
+    counts = seed_counts(summary)
+    notes = [_seed_note(summary), *seed_rows_note(counts), "Bold: best in the column; underlined: runner-up."]
     notes += _status_notes(summary)
+    notes += _mixed_note(mixed)
     notes.append("Collab. IDs: whether the method uses collaborative item-ID information (ID embeddings or a pre-trained ID encoder).")
     if controls:
         notes.append(
@@ -81,7 +97,7 @@ def main_view(summary, improv, metrics: Sequence[str], versus_floor=None, versus
             for i in versus_llm.itertuples(index=False)
         ]
     notes.append(f"Protocol: {PROTOCOL}.")
-    return TableView("Main results (paper Table 2 layout)", columns, rows, header, breaks, notes, left=3)
+    return TableView(f"Main results (paper Table 2 layout), {seeds_phrase(counts.values())}", columns, rows, header, breaks, notes, left=3)
 
 
 def _p_and_sample(i) -> str:
@@ -98,7 +114,7 @@ def _improv_row(improv, datasets: list[str], metrics: Sequence[str], side: dict[
             if g is None or math.isnan(g.improv_percent):
                 row.append(Cell("–"))
             else:
-                row.append(Cell(f"{g.improv_percent:+.1f}%", mark="*" if g.significant else ""))
+                row.append(Cell(f"{g.improv_percent:+.1f}%", mark=BETTER_MARK if g.significant else WORSE_MARK if g.significantly_worse else ""))
             if side[d]:
                 row.append(Cell(""))
     return row
@@ -112,7 +128,7 @@ def main_csv(summary, improv):
         family="Improv.",
         name=improv["laser"] + " vs " + improv["baseline"],
         mean=improv["improv_percent"],
-    )[["family", "name", "dataset", "metric", "mean", "p_value", "significant"]]
+    )[["family", "name", "dataset", "metric", "mean", "p_value", "significant", "significantly_worse"]]
     return pd.concat([ours, gains], ignore_index=True).astype({"n_ok": "Int64", "n_runs": "Int64", "place": "Int64"})
 
 
@@ -148,7 +164,7 @@ def published_view(published, table: int | None) -> TableView | None:
     ]
     if (published["split"] == "valid").any():
         notes.append("These published numbers are on the validation split.")
-    caption = f"Published ({PAPER_DATASETS}): {PAPER_SOURCE}, Table {table}"
+    caption = f"Published ({PAPER_DATASETS}): {PAPER_SOURCE}, Table {table}; the paper does not state its seeds"
     return TableView(caption, columns, rows, [("", 1)] + [(d, len(metrics)) for d in datasets], notes=notes)
 
 
@@ -157,7 +173,7 @@ def published_parameters_view(paper) -> TableView:
 
     rows = paper[paper["table"] == 3]
     cells = [[Cell(r.model), Cell(r.note if isinstance(r.note, str) else ""), Cell(fmt_count(r.trainable))] for r in rows.itertuples(index=False)]
-    return TableView(f"Published: {PAPER_SOURCE}, Table 3", ["Model", "Note", "Trainable"], cells, notes=["ChatGLM2-6B backbone for Laser."], left=2)
+    return TableView(f"Published: {PAPER_SOURCE}, Table 3 (parameter counts: no seed involved)", ["Model", "Note", "Trainable"], cells, notes=["ChatGLM2-6B backbone for Laser."], left=2)
 
 
 # ---------------------------------------------------------------- parameters (Table 3)
@@ -175,7 +191,7 @@ def parameter_view(params) -> TableView:
         "Total: every parameter of the method, the frozen LLM and ID encoder included; trainable % = trainable / total.",
     ]
     columns = ["Method", "Dataset", "Backbone", "Tuning", "LLM-side trainable", "Trainable", "Trainable %", "Total"]
-    return TableView("Trainable parameters (paper Table 3 layout)", columns, rows, notes=notes, left=4)
+    return TableView("Trainable parameters (paper Table 3 layout), 1 seed per row (its first finished; counts do not depend on the seed)", columns, rows, notes=notes, left=4)
 
 
 def parameter_csv(params):
@@ -189,7 +205,7 @@ def parameter_csv(params):
 # ---------------------------------------------------------------- cost per run
 
 
-def cost_view(costs) -> TableView:
+def cost_view(costs, seeds: str = "1 seed per row (its first finished)") -> TableView:
     rows = []
     for c in costs.itertuples(index=False):
         if c.status != "ok":
@@ -201,19 +217,21 @@ def cost_view(costs) -> TableView:
              Cell(fmt(c.examples_per_s, 2)), Cell(fmt(c.tokens_per_s, 1)), Cell(fmt(c.total_s, 0)), Cell(memory)]
         )
     notes = [
-        "Test metrics. Examples/s and tokens/s: training throughput per process, averaged over the run's epochs (LLM methods report it; RecBole's trainer does not: '-').",
+        "Test metrics. Examples/s and tokens/s: training throughput per process, averaged over the run's training epochs (LLM methods report it; RecBole's trainer does not: '–').",
         "Wall s: training + evaluation of the run; peak memory: the run's peak RSS in MB (CUDA: torch.cuda.max_memory_allocated). Runs that shared the machine with others are slower than alone.",
     ]
     columns = ["Method", "Dataset", "Item IDs", "R@10", "N@10", "MRR", "Trainable", "Examples/s", "Tokens/s", "Wall s", "Peak MB"]
-    return TableView("Accuracy and cost per run", columns, rows, notes=notes, left=3)
+    return TableView(f"Accuracy and cost per run, {seeds}", columns, rows, notes=notes, left=3)
 
 
 def cost_section(records) -> Section:
-    from bench.report import cost_frame
+    from bench.report import cost_frame, representative_runs
 
     costs = cost_frame(records)
     view_frame = costs.rename(columns={"recall@10": "recall_10", "ndcg@10": "ndcg_10"})
-    return Section("costs", "Accuracy and cost per run", [cost_view(view_frame)], costs)
+    chosen = sorted({r.get("seed") for *_, r in representative_runs(records)})
+    seeds = f"1 seed per row (seed {chosen[0]})" if len(chosen) == 1 else f"1 seed per row (its first finished: seeds {', '.join(map(str, chosen))})"
+    return Section("costs", "Accuracy and cost per run", [cost_view(view_frame, seeds)], costs)
 
 
 # ---------------------------------------------------------------- resolved configs
@@ -243,7 +261,7 @@ def hyperparameter_views(frame) -> list[TableView]:
         notes = ["Each run's config as it ran: profile expanded, every default filled in (its run key hashes this); '–': not a setting of that method."]
         if shared:
             notes.append("Same for every column: " + ", ".join(f"{k} = {v}" for k, v in shared) + ".")
-        views.append(TableView(f"Resolved configs: {group}", ["Setting"] + members, rows, notes=notes))
+        views.append(TableView(f"Resolved configs: {group} (a run's config is the same at every seed)", ["Setting"] + members, rows, notes=notes))
     return views
 
 
@@ -266,12 +284,13 @@ def hyperparameter_sections(records) -> list[Section]:
 # ---------------------------------------------------------------- ablations (Tables 4-7)
 
 
-def ablation_view(summary, metrics: Sequence[str], component: str, table: int | None, borrowed_from: str | None) -> TableView:
+def ablation_view(summary, metrics: Sequence[str], component: str, table: int | None, borrowed_from: str | None, mixed: dict | None = None, published_under: str | None = None) -> TableView:
     """Per metric: ours (mean ± std), where it lies against the full model and the paired test's p,
     then, where the paper has the dataset, the paper's number and where it lies against the paper's
     full Laser; where the paper lacks it, where the variant lies against the paper's full Laser on
     each of the paper's datasets. A note under the table says in words each place where the two
-    orderings disagree."""
+    orderings disagree. `mixed`: rows (by name) whose seeds trained at different precisions;
+    `published_under`: the section that already prints the paper's table (printed once)."""
     from bench.report import metric_label
 
     datasets = _datasets(summary)
@@ -292,7 +311,7 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
     }
     rows = []
     for name in dict.fromkeys(summary["name"]):
-        row = [Cell(name)]
+        row = [Cell(name, mark=MIXED_MARK if name in (mixed or {}) else "")]
         for d in datasets:
             for m in metrics:
                 r = cells.get((name, d, m))
@@ -305,16 +324,20 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
                     row += [Cell(fmt(r.published)), Cell("" if full else _versus(r.published_drop_percent, r.published_sign))]
                 row += [Cell("" if full else _versus(*gaps[(name, d, m, p)])) for p in elsewhere[d]]
         rows.append(row)
+    counts = seed_counts(summary)
     notes = [
         _seed_note(summary),
-        "vs full: how far the variant's mean lies below or above the full model's, in % of the full model's mean (the CSV's drop_percent = (full − variant) / full × 100).",
+        *seed_rows_note(counts),
+        "vs full: how far the variant's mean lies below or above the full model's, in % of the full model's mean (the CSV's drop_percent = (full − variant) / full × 100)"
+        + (", each mean over its own row's seeds." if len(set(counts.values())) > 1 else "."),
         "p: the p-value of " + WILCOXON_TEST.format(pair="the variant vs the full model") + "; '–' where they share no seed.",
     ]
     notes += _status_notes(summary)
+    notes += _mixed_note(mixed)
     if not (summary["variant"] == "full").any():
         notes.append("No full-model run was found for this component, so no comparison is given.")
     if borrowed_from:
-        notes.append(f"The full model's runs are those tagged with component {borrowed_from} (one run serves every component).")
+        notes.append(f"The full model's row is every seed of the one full run that serves every component, including those run for component {borrowed_from}.")
     source = f"Zhang et al. 2024, arXiv 2409.01605, Table {table}"
     if any(side.values()):
         notes.append(f"(paper): the published value of the same variant; (paper) vs full: the same comparison with the paper's full Laser ({source}).")
@@ -326,10 +349,12 @@ def ablation_view(summary, metrics: Sequence[str], component: str, table: int | 
         )
     if renamed := _renamed_variants(summary):
         notes.append(f"The paper's names for our variants: {renamed}.")
+    if published_under:
+        notes.append(f"The paper's Table {table} is printed once, under {published_under}.")
     notes += _order_differences(summary)
     notes += _figure_orderings(summary, component)
     notes.append(f"Protocol: {PROTOCOL}.")
-    caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "")
+    caption = f"Ablation of {component}" + (f" (paper Table {table} layout)" if table else "") + f", {seeds_phrase(counts.values())}"
     return TableView(caption, columns, rows, header, [1] if len(rows) > 1 else [], notes)
 
 
@@ -436,4 +461,5 @@ def grid_view(grid, metric: str) -> TableView:
         _seed_note(grid),
         *_status_notes(grid),
     ]
-    return TableView(f"Experts K x query tokens L (paper Table 7 layout), validation {metric_label(metric)}", ["Dataset", "K \\ L"] + [str(l) for l in ls], rows, [("", 2), ("L query tokens", len(ls))], notes=notes, left=2)
+    caption = f"Experts K x query tokens L (paper Table 7 layout), validation {metric_label(metric)}, {seeds_phrase(grid['n_ok'], per='cell')}"
+    return TableView(caption, ["Dataset", "K \\ L"] + [str(l) for l in ls], rows, [("", 2), ("L query tokens", len(ls))], notes=notes, left=2)
