@@ -375,6 +375,12 @@ def assert_no_work(results: Path) -> None:
     assert not (results / "cache").exists(), "an ID encoder was trained"
 
 
+def _word_tokenizer() -> str:
+    from tokenizers import Tokenizer, models
+
+    return Tokenizer(models.WordLevel({"[UNK]": 0, "movie": 1}, unk_token="[UNK]")).to_str()
+
+
 def _llm_folder(tmp: Path, config: str | None, tokenizer: str | None, causal: bool = True) -> Path:
     from transformers import LlamaConfig, T5Config
 
@@ -397,6 +403,8 @@ LLM_CASES = {
     "config.json cut off": (lambda t: str(_llm_folder(t, '{"model_type": ', "{}")), "llm: cannot load its config.json (OSError: "),
     "not a causal LM": (lambda t: str(_llm_folder(t, "valid", "{}", causal=False)), "llm: not a causal LM that transformers can load (model_type 't5')"),
     "tokenizer.json cut off": (lambda t: str(_llm_folder(t, "valid", "{not json")), "llm: cannot load its tokenizer (JSONDecodeError: "),
+    # a sound 1-layer model under the cpu profile (it keeps 15 layers): refused with the fix, never cut silently
+    "fewer layers than llm_layers": (lambda t: str(_llm_folder(t, "valid", _word_tokenizer())), "llm_layers 15 exceeds the 1 layers of llm (the cpu profile keeps the first 15): add --set "),
 }
 
 

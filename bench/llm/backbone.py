@@ -103,13 +103,13 @@ def check_llm(llm: str | None, trust_remote_code: bool = False, llm_layers: int 
         raise UserError(f"{path}: cannot load its config.json ({type(exc).__name__}: {_first_line(exc)})") from None
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (getattr(config, "auto_map", None) or {}):
         raise UserError(f"{path}: not a causal LM that transformers can load (model_type {config.model_type!r})")
-    layers = getattr(config, "num_hidden_layers", None)
-    if llm_layers is not None and isinstance(layers, int):
-        check_layers(llm_layers, layers, path.name, where)
     try:
         AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as exc:
         raise UserError(f"{path}: cannot load its tokenizer ({type(exc).__name__}: {_first_line(exc)})") from None
+    layers = getattr(config, "num_hidden_layers", None)
+    if llm_layers is not None and isinstance(layers, int):
+        check_layers(llm_layers, layers, path.name, where)
 
 
 def _first_line(exc: Exception) -> str:
