@@ -37,6 +37,11 @@ class TowerModel(nn.Module):
         self.__dict__["backbone"] = SimpleNamespace(config=backbone.decoder.config)
 
     @property
+    def precision(self) -> dict[str, str]:
+        """What the record says it trained in: the LLM never runs, M-Former and the ID encoder compute in fp32."""
+        return {"dtype": "fp32", "autocast": "off"}
+
+    @property
     def side_history(self) -> int:
         return self.id_encoder.history
 

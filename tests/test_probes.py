@@ -101,6 +101,7 @@ def test_mformer_tower_learns_without_an_llm_and_shares_lasers_pretraining(split
     tower = MFormerTowerMethod({**TINY_LASER, "pretrain_epochs": 1}, backbone=tiny_backbone(split.dataset.item_text[1:]))
     ctx = FitContext(workdir=tmp_path / "tower", seed=0, results_root=results, progress=False)
     facts = tower.fit(split, ctx)
+    assert facts["precision"] == {"dtype": "fp32", "autocast": "off"}  # the LLM never runs: whatever `auto` gives it, the tower is fp32
     assert facts["epochs"] == 2 and facts["pretrain"]["curve"]
     assert not any(isinstance(m, torch.nn.Embedding) and m.num_embeddings > 1000 for m in tower.model.modules())
     counts = tower.parameter_counts()

@@ -48,12 +48,6 @@ from bench.methods import FitContext, Method, ParameterCounts, count_parameters
 PHASES = ("phase1", "phase2")
 
 
-def _dtype_name(dtype) -> str:
-    import torch
-
-    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype).removeprefix("torch."))
-
-
 class LLMMethod(Method):
     """An LLM tuned through the engine; subclasses build the model (`_make_model`)."""
 
@@ -155,7 +149,7 @@ class LLMMethod(Method):
         self._params_outside_model = backbone.n_params - sum(p.numel() for p in backbone.decoder.parameters())
         self.model = self._make_model(backbone, prompts, side_inputs)
         # `auto` resolved on this host: records of one key can come from hosts with and without bf16
-        self.precision = {"dtype": _dtype_name(next(backbone.decoder.parameters()).dtype), "autocast": "bf16" if self.model._autocast else "off"}
+        self.precision = dict(self.model.precision)
         self._after_build()
         self.model.to(self.device())
         return self.model

@@ -70,6 +70,13 @@ class SuffixModel(nn.Module):
         self._head_shared = text_first and cfg.readout != "mean" and len(prompts.head) > 0 and not _prompt_learning(self.backbone)
 
     @property
+    def precision(self) -> dict[str, str]:
+        """The LLM's weight dtype and its autocast, as they run on this host (`auto` resolved)."""
+        names = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+        dtype = self.embed.weight.dtype
+        return {"dtype": names.get(dtype, str(dtype).removeprefix("torch.")), "autocast": "bf16" if self._autocast else "off"}
+
+    @property
     def text_constant(self) -> bool:
         """The text's hidden states depend on no trainable weight (suffix-only over a frozen
         backbone): training runs the text once without gradient (`bench perf` counts FLOPs so)."""
