@@ -125,7 +125,7 @@ def test_an_ablations_full_run_is_the_main_suites_laser_run(toy_split):
     file), or every component would retrain Laser and compare against a run no table shows."""
     from pathlib import Path
 
-    from bench.ablations import COMPONENTS, ablation_specs
+    from bench.ablations import ablation_specs, components
     from bench.results import iter_records, record_path
     from bench.runner import method_key
     from bench.suites import expand, load_suite
@@ -133,7 +133,7 @@ def test_an_ablations_full_run_is_the_main_suites_laser_run(toy_split):
     main = {s.seed: s for s in expand(load_suite("main")) if s.method == "laser"}
     committed = {r["seed"]: r for _, r in iter_records(Path(__file__).resolve().parents[1] / "results") if r["name"] == "laser" and r["config"] == main[0].config}
     assert sorted(committed) == sorted(main) == [0, 1, 2]
-    for component in COMPONENTS.names():
+    for component in components():
         specs = ablation_specs(component, "ml-100k", sorted(main))
         full = [s for s in specs if s.tags["variant"] == "full"]
         assert [s.seed for s in full] == sorted(main), component
