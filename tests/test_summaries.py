@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def markdown_rows(readme: Path, caption: str) -> list[list[str]]:
-    """The body rows of the Markdown table under `**caption**`, as plain cell texts."""
+    """The body rows of the Markdown table under `**caption**` (the caption as it opens: its seed
+    count follows), as plain cell texts."""
     lines = readme.read_text().splitlines()
-    start = lines.index(f"**{caption}**") + 2
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"**{caption}, ") or line == f"**{caption}**") + 2
     rows = []
     for line in lines[start + 2 :]:
         if not line.startswith("|"):
