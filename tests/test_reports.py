@@ -310,6 +310,10 @@ def test_a_row_whose_seeds_ran_at_different_precisions_says_so():
     mixed = rt.mixed_precision(records)
     assert mixed == {"laser": "seed 0: bf16 weights, autocast bf16; seed 1: fp32 weights, autocast off"}
     assert rt.precision(records[-1]) is None  # no LLM, no precision to mix
+    # a record without the field from a host whose torch dispatched to AVX2: `auto` fell back to fp32 there
+    avx2 = {**llm("laser", 2), "host": {"cpu_capability": "AVX2"}}
+    assert rt.precision(avx2) == "fp32 weights, autocast off"
+    assert rt.precision({**avx2, "host": {"cpu_capability": "AVX512"}}) == "bf16 weights, autocast bf16"
     summary, improv = main_tables(records)
     view = reports.main_view(summary, improv, ["mrr"], mixed=mixed)
     marks = {row[1].text: row[1].mark for row in view.rows}

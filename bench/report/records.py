@@ -130,9 +130,13 @@ def precision(record: dict[str, Any]) -> str | None:
         resolved = record.get("resolved_config") or {}
         if "dtype" not in resolved:
             return None
-        # records from before runs stored it all ran on a host with bf16 in hardware, where `auto` meant bf16
+        # records from before runs stored it: `auto` meant bf16 on the hosts they ran on, which had
+        # bf16 in hardware, unless the record names a host whose torch dispatches to AVX2 or less
+        # (no avx512_bf16 there: `auto` fell back to fp32)
+        bf16 = (record.get("host") or {}).get("cpu_capability") not in ("DEFAULT", "AVX2")
+        auto = {"dtype": "bf16" if bf16 else "fp32", "autocast": "bf16" if bf16 else "off"}
         told = {"dtype": resolved["dtype"], "autocast": resolved.get("autocast", "auto")}
-        told = {k: "bf16" if v == "auto" else v for k, v in told.items()}
+        told = {k: auto[k] if v == "auto" else v for k, v in told.items()}
     return f"{told['dtype']} weights, autocast {told['autocast']}"
 
 
