@@ -97,7 +97,9 @@ def kept_finder(results: Path, dataset: str, split: Split, seed: int):
         key = method_key(name, method, split.hash, seed)
         path = find_weights(results, dataset, key)
         if path is None:
-            raise UserError(f"no kept weights of {name} (key {key}) on {dataset} seed {seed}: run it first (bench run --methods {name} --seeds {seed})")
+            finished = any(Path(results, "runs").glob(f"*/*-{key}.json"))
+            how = f"it finished before runs kept their weights: rerun it (bench run --methods {name} --seeds {seed} --force)" if finished else f"run it first (bench run --methods {name} --seeds {seed})"
+            raise UserError(f"no kept weights of {name} (key {key}) on {dataset} seed {seed}: {how}")
         return load_weights(path)
 
     return find
