@@ -184,13 +184,8 @@ def cmd_run(args) -> int:
     from collections import Counter
 
     from bench.runner import run_specs
-    from bench.suites import expand, load_suite
 
-    suite = load_suite(args.suite)
-    specs = expand(suite, args.methods, args.seeds)
-    if args.llm:
-        specs = [_with_llm(s, args.llm) for s in specs]
-    specs = apply_settings(specs, args.set)
+    suite, specs = _suite_specs(args)
     tally: Counter = Counter()
     records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend, tally=tally)
     if args.per_seed:
@@ -200,6 +195,17 @@ def cmd_run(args) -> int:
     print(_tally_line(tally, records))
     print(_report_hint(args, f" --suite {args.suite}", Path(args.suite).stem))
     return 1 if any(r.get("status") != "ok" for r in records) else 0
+
+
+def _suite_specs(args):
+    """The suite and its runs as `run` and `probe` take them: --methods, --seeds, --llm, --set."""
+    from bench.suites import expand, load_suite
+
+    suite = load_suite(args.suite)
+    specs = expand(suite, args.methods, args.seeds)
+    if args.llm:
+        specs = [_with_llm(s, args.llm) for s in specs]
+    return suite, apply_settings(specs, args.set)
 
 
 def _with_llm(spec, llm: str):
@@ -233,13 +239,8 @@ def cmd_ablate(args) -> int:
 
 def cmd_probe(args) -> int:
     from bench.probes import probe_specs
-    from bench.suites import expand, load_suite
 
-    suite = load_suite(args.suite)
-    specs = expand(suite, args.methods, args.seeds)
-    if args.llm:
-        specs = [_with_llm(s, args.llm) for s in specs]
-    specs = apply_settings(specs, args.set)
+    suite, specs = _suite_specs(args)
     rows = probe_specs(specs, _results(args), suite.split, names=args.probes, force=args.force, threads=args.threads, progress=not args.quiet)
     for row in rows:
         shown = " ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float))
