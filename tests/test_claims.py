@@ -221,3 +221,22 @@ def test_the_claims_page_is_byte_reproducible(tmp_path):
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert b"CreationDate" not in (tmp_path / "a" / "claims.pdf").read_bytes()
+
+
+def test_the_tower_finding_says_whether_the_llm_adds_to_m_former():
+    from bench.report.probe_frames import control_frame, findings
+
+    laser = committed("laser-")
+
+    def tower(record, factor):
+        out = fusion(record, factor)
+        out.update(name="mformer_tower", method="mformer_tower", key="t" + record["key"])
+        out["training"] = {}
+        return out
+
+    no_probes = pd.DataFrame(columns=["name", "probe", "seeds"])
+    assert any("Not measured yet (no `mformer_tower`" in line for line in findings(no_probes, pd.DataFrame()))
+    worse = control_frame(laser + [tower(r, 3.0) for r in laser])  # ranks tripled: far below Laser
+    assert any("significantly below it, so the LLM path adds to" in line for line in findings(no_probes, worse))
+    same = control_frame(laser + [tower(r, 1.0) for r in laser])
+    assert any("nothing here shows the LLM adding" in line for line in findings(no_probes, same))

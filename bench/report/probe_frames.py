@@ -164,4 +164,14 @@ def findings(probes, controls) -> list[str]:
             lines.append(head + "significantly above it, so Laser's text path adds something BERT4Rec does not have.")
         else:
             lines.append(head + "not significantly above it, so nothing here shows Laser's text path adding to what BERT4Rec knows.")
+    tower = controls[(controls["name"] == "mformer_tower") & controls["laser_seeds"].gt(0)] if not controls.empty else controls
+    if tower.empty:
+        lines.append("Does the LLM add anything to what M-Former draws from the encoder? Not measured yet (no `mformer_tower` run paired with Laser).")
+    for r in tower.itertuples(index=False):
+        head = f"On {r.dataset}, M-Former with no LLM (`mformer_tower`) is {r.laser_effect_percent:+.1f}% against Laser ({_p(r.laser_p_value)}, {r.laser_seeds} seed{'s' if r.laser_seeds != 1 else ''}): "
+        if r.laser_p_value < ALPHA:
+            side = "below" if r.laser_effect_percent < 0 else "above"
+            lines.append(head + f"significantly {side} it, so the LLM path {'adds to' if side == 'below' else 'costs'} what M-Former alone draws from the encoder here.")
+        else:
+            lines.append(head + "not significantly different, so nothing here shows the LLM adding to what M-Former alone draws from the encoder.")
     return lines
