@@ -58,16 +58,17 @@ def probe_specs(specs, results, split_settings: dict | None = None, names: Seque
         if not method.keeps_weights or not wanted:
             rows.append({"run": label, "status": "no probes for this method"})
             continue
-        if not path.exists() or read_record(path).get("status") != "ok":
+        before = read_record(path) if path.exists() else {}
+        if before.get("status") != "ok":
             rows.append({"run": label, "status": f"no finished record: bench run --methods {spec.name} --seeds {spec.seed}"})
             continue
         weights = find_weights(results, spec.dataset, key)
         if weights is None:
             rows.append({"run": label, "status": f"no kept weights (finished before weights were kept): bench run --methods {spec.name} --seeds {spec.seed} --force"})
             continue
-        done = read_record(path).get("probes") or {}
+        done = before.get("probes") or {}
         todo = [n for n in wanted if force or n not in done]
-        if not todo and not force:
+        if not todo:
             rows.append({"run": label, "status": "probed already (--force to redo)"})
             continue
         with run_lock(results, key) as got:

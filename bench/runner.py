@@ -139,11 +139,11 @@ def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=No
     return all_ranks.tolist(), metrics_from_ranks(all_ranks)
 
 
-def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None, probes: bool = True) -> dict[str, Any]:
+def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None) -> dict[str, Any]:
     """Train and evaluate one run; the returned record says `ok` or `failed` with a reason.
     `share_cores`: start with `threads`, then share that many cores with the other runs active
     in `results` (bench/threads.py); None keeps `threads` fixed. A method that keeps weights
-    writes them beside the records (`weights/`); with `probes`, its attribution probes run
+    writes them beside the records (`weights/`), and its attribution probes run
     after the final evaluation (`run_probes`)."""
     import torch
 
@@ -212,7 +212,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
                 path = weights_path(results, spec.dataset, spec.name, key)
                 record["weights"] = {"file": path.relative_to(results).as_posix(), **save_weights(path, method.kept_weights())}
             t_probe = time.perf_counter()
-            if probes and method.probes:
+            if method.probes:
                 record["probes"] = _probes(method, split, spec, rebalance, on_epoch, progress)
             probe_s = time.perf_counter() - t_probe
         record.update(
