@@ -352,7 +352,7 @@ def cmd_perf(args) -> int:
             raise UserError("--accuracy-only keeps the earlier sitting's methods: drop --methods")
         refresh_accuracy(Path(args.out), results=str(_results(args)))
         return 0
-    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=str(_results(args)), out=Path(args.out), llm=args.llm, profile=args.profile)
+    rows = run_perf(args.methods or DEFAULT_METHODS, steps=args.steps, batch=args.batch, results=str(_results(args)), out=Path(args.out), llm=args.llm, profile=args.profile, breakdown=args.breakdown)
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -465,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports/perf.csv", help="CSV to write, with a JSON of the same stem (default: reports/perf.csv)")
     s.add_argument("--llm", help="local Hugging Face causal LM folder (default: the embedded SmolLM2)")
     s.add_argument("--profile", help="Laser/baseline profile to measure, e.g. cpu | paper (default: the one the methods resolve to without one)")
+    s.add_argument("--breakdown", action="store_true", help="also profile as many steps again and add where a step's time goes (pct_* columns: LLM forward, backward, M-Former, ID encoder, optimizer, prompts, candidates, other)")
     s.add_argument("--accuracy-only", action="store_true", help="measure nothing: re-read the accuracy-per-CPU-minute columns of the sitting in --out from the current run records")
     _add_results(s)
     s.set_defaults(func=cmd_perf)

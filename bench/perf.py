@@ -127,8 +127,25 @@ def preflight(methods, batch: int, llm: str | None, profile: str | None) -> str:
     return profile
 
 
-def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str) -> dict[str, Any]:
-    """Runs inside a fresh process."""
+# the engine's named ranges of a training step (torch.profiler.record_function), as shares of its wall time
+BREAKDOWN = ("prompts", "candidates", "id_encoder", "m_former", "llm_forward", "backward", "optimizer")
+
+
+def breakdown_shares(events, wall_s: float) -> dict[str, float]:
+    """Percent of `wall_s` inside each named range (`other`: the rest: loss, scores, bookkeeping).
+    The ranges do not nest in a step, so their spans add up."""
+    spent = dict.fromkeys(BREAKDOWN, 0.0)
+    for event in events:
+        if event.name in spent:
+            spent[event.name] += event.cpu_time_total / 1e6  # microseconds
+    shares = {f"pct_{name}": round(100 * t / wall_s, 1) for name, t in spent.items()}
+    shares["pct_other"] = round(100 - sum(shares.values()), 1)
+    return shares
+
+
+def measure_method(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str, breakdown: bool = False) -> dict[str, Any]:
+    """Runs inside a fresh process. `breakdown`: after the timed steps, as many again under
+    torch's profiler (which slows them), for where a step's time goes."""
     import torch
 
     from bench.methods import FitContext
@@ -149,12 +166,21 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         _sync(device)
         item_rate = n_items / (time.perf_counter() - t)
         items = torch.cat([items, items.new_zeros(split.n_items + 1 - items.shape[0], items.shape[1])])
-        rows = method.training_rows(split, 0, "phase1", 0)[: batch * (steps + 1)]
+        rows = method.training_rows(split, 0, "phase1", 0)[: batch * (2 * steps + 1 if breakdown else steps + 1)]
         # the step of phase 1 (the default): user, positive and negatives with item gradient
         method.n_items = split.n_items
         rng = random.Random(0)
         method.train_epoch(rows[:batch], None, optimizer, schedule, ctx, "warm-up", rng=rng)
-        info = method.train_epoch(rows[batch:], None, optimizer, schedule, ctx, "measure", rng=rng)
+        info = method.train_epoch(rows[batch : batch * (steps + 1)], None, optimizer, schedule, ctx, "measure", rng=rng)
+        shares = {}
+        if breakdown:
+            from torch.profiler import ProfilerActivity, profile as torch_profile
+
+            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+                t = time.perf_counter()
+                method.train_epoch(rows[batch * (steps + 1) :], None, optimizer, schedule, ctx, "breakdown", rng=rng)
+                wall = time.perf_counter() - t
+            shares = breakdown_shares(prof.events(), wall)
     counts = method.parameter_counts()
     backbone = model.backbone
     n_embed = model.embed.weight.numel()
@@ -170,6 +196,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         "profile": profile,
         "examples_per_s": info["examples_per_s"],
         "tokens_per_s": info["tokens_per_s"],
+        "pad_share": info["pad_share"],
         "achieved_gflops": round(flops_per_token * info["tokens_per_s"] / 1e9, 1),
         "items_encoded_per_s": round(item_rate, 2),
         "peak_rss_mb": report["peak_rss_mb"],
@@ -178,12 +205,13 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         "device": device_name(device),
         "attention": method.attention,
         "threads": torch.get_num_threads(),
+        **shares,
     }
 
 
-def measure_in_a_process(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str) -> dict[str, Any]:
+def measure_in_a_process(name: str, steps: int, batch: int, results: str, llm: str | None, profile: str, breakdown: bool = False) -> dict[str, Any]:
     """`measure_method` in a fresh process (its peak RSS is its own); {method, error} if it failed."""
-    cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or "", profile]
+    cmd = [sys.executable, "-m", "bench.perf", name, str(steps), str(batch), results, llm or "", profile, "breakdown" if breakdown else ""]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"method": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
@@ -276,7 +304,10 @@ def refresh_accuracy(out: Path, results: str = "results") -> list[dict[str, Any]
     return rows
 
 
-def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
+def run_perf(
+    methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: str = "results", out: Path = Path("reports/perf.csv"), llm: str | None = None,
+    profile: str | None = None, breakdown: bool = False,
+) -> list[dict[str, Any]]:
     """Measure and write `out` (+ .json); a sitting where any method failed writes nothing, so
     the table it would replace stays whole."""
     import pandas as pd
@@ -291,7 +322,7 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
     peak = gemm_peak(n=8192 if device == "cuda" else 1024, repeats=20 if device == "cuda" else 5, device=device)
     rows = []
     for name in methods:
-        row = measure_in_a_process(name, steps, batch, results, llm, profile)
+        row = measure_in_a_process(name, steps, batch, results, llm, profile, breakdown)
         if "error" not in row:
             row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
         rows.append(row)
@@ -308,5 +339,5 @@ def run_perf(methods=DEFAULT_METHODS, steps: int = 4, batch: int = 8, results: s
 
 
 if __name__ == "__main__":  # worker entry: one method per process
-    name, steps, batch, results, llm, profile = sys.argv[1:7]
-    print(json.dumps(measure_method(name, int(steps), int(batch), results, llm or None, profile)))
+    name, steps, batch, results, llm, profile, breakdown = sys.argv[1:8]
+    print(json.dumps(measure_method(name, int(steps), int(batch), results, llm or None, profile, breakdown == "breakdown")))

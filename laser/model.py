@@ -39,8 +39,12 @@ class LaserModel(SuffixModel):
         return self
 
     def prefix_embeddings(self, histories):
-        states, valid = self.id_encoder(histories)
-        prefix, balance, chosen = self.prefix(states, valid)
+        from torch.profiler import record_function
+
+        with record_function("id_encoder"):  # named ranges: `bench perf --breakdown` reads them
+            states, valid = self.id_encoder(histories)
+        with record_function("m_former"):
+            prefix, balance, chosen = self.prefix(states, valid)
         if isinstance(self.prefix, LinearPrefix):
             prefix = prefix * valid[..., None]
         return prefix, balance, chosen

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import random
+import time
 
 import pytest
 import torch
@@ -51,16 +52,21 @@ def test_phase1_item_embeddings_carry_gradient_to_suffix_and_mformer(split, enco
     outputs = []
     encode = model.encode
 
+    seen = []
+
     def spy(histories):
         out = encode(histories)
         outputs.append(out[0])
+        seen.append(histories)
         return out
 
     model.encode = spy
     model.train()
     batch = method.training_rows(split, 0, "phase1", 0)[:6]
-    loss, _, _, chance = method._phase1_loss(model, batch, random.Random(0))
+    loss, _, tokens, padded, chance = method._phase1_loss(model, batch, random.Random(0))
     users, items = outputs
+    lengths = [len(model.prompts.item_ids(c)) for (c,) in seen[1]]
+    assert (tokens, padded) == (sum(lengths), len(lengths) * max(lengths) - sum(lengths))  # the candidates pad to their longest
     assert chance == pytest.approx(6 * math.log(5), rel=0.2)  # 1 positive + 4 negatives per row (fewer on a duplicate)
     assert items.requires_grad
     (g_items,) = torch.autograd.grad(loss, items, retain_graph=True)  # raises if the items were detached
@@ -204,3 +210,25 @@ def test_two_processes_extracting_the_minilm_cache_at_once_both_get_the_whole_fo
         expected = {n.rstrip("/") for n in z.namelist()}
     assert {p.relative_to(folders[0]).as_posix() for p in folders[0].rglob("*")} == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all-MiniLM-L6-v2"]  # no temp folder left behind
+
+
+def test_a_profiled_step_says_where_its_time_goes(split, encoder, results, tmp_path):
+    from torch.profiler import ProfilerActivity, profile
+
+    from bench.perf import BREAKDOWN, breakdown_shares
+
+    method, ctx = make(split, results, tmp_path)
+    method.build(split, ctx, encoder)
+    method.n_items = split.n_items
+    optimizer, schedule = method.phase_optimizer(4, 1)
+    rows = method.training_rows(split, 0, "phase1", 0)[:8]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        info = method.train_epoch(rows, None, optimizer, schedule, ctx, "breakdown", rng=random.Random(0))
+        wall = time.perf_counter() - t
+    shares = breakdown_shares(prof.events(), wall)
+    assert set(shares) == {f"pct_{name}" for name in BREAKDOWN} | {"pct_other"}
+    # every named part of a Laser phase-1 step ran and took time; the parts do not overlap
+    assert all(shares[f"pct_{name}"] > 0 for name in BREAKDOWN), shares
+    assert shares["pct_other"] >= 0  # the named parts add up to no more than the step
+    assert 0 < info["pad_share"] < 1  # item and user prompts differ in length

@@ -194,6 +194,7 @@ class LLMMethod(Method):
         import math
 
         import torch
+        from torch.profiler import record_function  # named ranges: `bench perf --breakdown` reads them
 
         from bench import progress
         from bench.llm.batching import bucketed_batches
@@ -206,7 +207,7 @@ class LLMMethod(Method):
         bs = self.cfg.batch_size
         total, balance_total, reference, n = 0.0, 0.0, 0.0, 0
         t0 = time.perf_counter()
-        tokens = 0
+        tokens, padded = 0, 0  # real prompt tokens; positions computed on padding (rows pad to their batch's longest)
         # torch's generator was seeded for this (phase, epoch), so the batch order is reproducible on resume
         lengths = [len(self.model.prompts.user_ids(h)) for h, _ in rows]
         batches = bucketed_batches(lengths, bs, self.cfg.length_buckets)
@@ -216,8 +217,8 @@ class LLMMethod(Method):
             ctx.rebalance_threads()
             batch = [rows[i] for i in index]
             if items is None:
-                loss_iic, balance, cand_tokens, chance = self._phase1_loss(train_model, batch, rng)
-                tokens += cand_tokens
+                loss_iic, balance, cand_tokens, cand_padded, chance = self._phase1_loss(train_model, batch, rng)
+                tokens, padded = tokens + cand_tokens, padded + cand_padded
             else:
                 users, balance, _ = train_model([h for h, _ in batch])
                 loss_iic = torch.nn.functional.cross_entropy(cosine_scores(users, items, self.cfg.tau), torch.tensor([t for _, t in batch], device=users.device))
@@ -227,41 +228,48 @@ class LLMMethod(Method):
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{label}: loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
-            if acc is not None:
-                acc.backward(loss)
-            else:
-                loss.backward()
-            optimizer.step()
-            schedule.step()
+            with record_function("backward"):
+                if acc is not None:
+                    acc.backward(loss)
+                else:
+                    loss.backward()
+            with record_function("optimizer"):
+                optimizer.step()
+                schedule.step()
             total += loss_iic.item() * len(batch)
             balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
             tokens += sum(lengths[i] for i in index)
+            padded += _padding([lengths[i] for i in index])
         dt = time.perf_counter() - t0
         # per process: under a launch of W processes the epoch's throughput is W times these
         return {
             "loss": total / max(n, 1), "loss_uniform": reference / max(n, 1), "balance": balance_total / max(n, 1), "lr_end": schedule.get_last_lr()[0],
             "train_s": round(dt, 1), "examples_per_s": round(n / dt, 2), "tokens_per_s": round(tokens / dt, 1), "examples": n, "processes": world,
+            "pad_share": round(padded / max(tokens + padded, 1), 4),
         }
 
     def _phase1_loss(self, train_model, batch, rng):
-        """-> (cross-entropy over each row's candidates, balance loss, candidate tokens, sum of
-        ln(candidates) over the rows: the loss of a uniform guess)."""
+        """-> (cross-entropy over each row's candidates, balance loss, candidate tokens, positions
+        computed on the candidates' padding, sum of ln(candidates) over the rows: the loss of a
+        uniform guess)."""
         import torch
         from torch.nn.functional import cross_entropy, normalize
+        from torch.profiler import record_function
 
         from bench.llm.candidates import candidate_batch
 
         users, balance, _ = train_model([h for h, _ in batch])
-        cands, allowed, target = candidate_batch([t for _, t in batch], self.n_items, self.cfg.negatives, self.cfg.shared_negatives, self.cfg.in_batch_negatives, rng)
+        with record_function("candidates"):
+            cands, allowed, target = candidate_batch([t for _, t in batch], self.n_items, self.cfg.negatives, self.cfg.shared_negatives, self.cfg.in_batch_negatives, rng)
         # the bare model: DDP's reducer sees one forward per step, and the items' gradients reach
         # the same parameters through the one backward
         items, item_balance, _ = self.model([[c] for c in cands])
         scores = normalize(users, dim=-1) @ normalize(items, dim=-1).T / self.cfg.tau
         scores = scores.masked_fill(~allowed.to(scores.device), float("-inf"))
         loss = cross_entropy(scores, target.to(scores.device))
-        tokens = sum(len(self.model.prompts.item_ids(c)) for c in cands)
-        return loss, (balance + item_balance) / 2, tokens, float(allowed.sum(1).float().log().sum())
+        lengths = [len(self.model.prompts.item_ids(c)) for c in cands]
+        return loss, (balance + item_balance) / 2, sum(lengths), _padding(lengths), float(allowed.sum(1).float().log().sum())
 
     def phase_optimizer(self, steps_per_epoch: int, n_epochs: int):
         import torch
@@ -510,3 +518,7 @@ class LLMMethod(Method):
         counts = count_parameters(self.model)
         return ParameterCounts(counts.trainable, counts.total + self._params_outside_model, self.model.llm_side_parameters())
 
+
+def _padding(lengths: Sequence[int]) -> int:
+    """Positions a right-padded batch of these prompt lengths computes beyond its rows' own."""
+    return len(lengths) * max(lengths, default=0) - sum(lengths)

@@ -24,6 +24,7 @@ from contextlib import nullcontext
 
 import torch
 from torch import nn
+from torch.profiler import record_function  # named ranges of a step: `bench perf --breakdown`
 
 
 def bf16_supported() -> bool:
@@ -115,7 +116,8 @@ class SuffixModel(nn.Module):
     def encode(self, histories: Sequence[Sequence[int]]):
         """-> (embeddings [B, d] in fp32, balance loss, chosen experts or None)."""
         device = self.embed.weight.device
-        token_ids = [self.prompts.user_ids(h) for h in histories]
+        with record_function("prompts"):
+            token_ids = [self.prompts.user_ids(h) for h in histories]
         if self.cfg.readout == "eos":
             token_ids = [ids + [self.eos_id] for ids in token_ids]
         ctx = torch.autocast(device.type, dtype=torch.bfloat16) if self._autocast else nullcontext()
@@ -134,7 +136,7 @@ class SuffixModel(nn.Module):
             return self._encode_suffix_over_cached_text(text, lengths, ctx), balance, chosen
         parts[-1], n_suffix = self._append_suffix(text, lengths)
         inputs = torch.cat(parts, 1)
-        with ctx:
+        with ctx, record_function("llm_forward"):
             hidden = self.backbone(inputs_embeds=inputs, use_cache=False).last_hidden_state
         hidden = hidden.float()
         rows = torch.arange(B, device=device)
@@ -191,12 +193,12 @@ class SuffixModel(nn.Module):
         B, T, _ = text.shape
         device = text.device
         n_suffix = self.suffix.shape[0]
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), ctx, record_function("llm_forward"):
             cache = self.backbone(inputs_embeds=text, use_cache=True).cache
         real = torch.arange(T, device=device)[None] < lengths[:, None]
         mask = torch.cat([real, real.new_ones(B, n_suffix)], 1).long()
         positions = lengths[:, None] + torch.arange(n_suffix, device=device)[None]
-        with ctx:
+        with ctx, record_function("llm_forward"):
             hidden = self.backbone(
                 inputs_embeds=self.suffix.to(text.dtype).expand(B, -1, -1), attention_mask=mask, position_ids=positions, cache=cache, use_cache=True
             ).last_hidden_state
