@@ -1,10 +1,11 @@
 """MostPop: every user gets the same ranking, items ordered by how often they were interacted with.
 
-The counts come from the split's training sequences only (`bench.data.splits.train_item_counts`),
-as every other method's fit does: the validation target does not count, neither for the
-validation ranking nor for the test ranking, although the test history contains it. A score is
-the item's plain count; items with equal counts tie, and the evaluator counts ties against the
-target (an item never seen in training shares the last rank with every other unseen item).
+The counts come from the split's training sequences only (`bench.data.splits.train_item_counts`;
+under a few-shot split, the training users' only), as every other method's fit does: the
+validation target does not count, neither for the validation ranking nor for the test ranking,
+although the test history contains it. A score is the item's plain count; items with equal
+counts tie, and the evaluator counts ties against the target (an item never seen in training
+shares the last rank with every other unseen item).
 The history is ignored, and items already in it are not removed (the protocol never removes
 them). It is the floor of the main tables: a method below it has learned nothing personal.
 """

@@ -82,8 +82,10 @@ def is_run_of(record: dict[str, Any], config: dict[str, Any] | None) -> bool:
 
 
 def is_current_main_run(record: dict[str, Any]) -> bool:
-    """A finished, current record of a suite run, not of an ablation variant."""
-    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and is_current(record)
+    """A finished, current record of a suite run, not of an ablation variant nor on a few-shot
+    split (its accuracy is not the full-data run's)."""
+    few_shot = (record.get("split_settings") or {}).get("train_fraction", 1.0) < 1
+    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and not few_shot and is_current(record)
 
 
 def kept_finder(results: Path, dataset: str, split: Split, seed: int):
@@ -171,6 +173,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
         "split_settings": dataclasses.asdict(split.settings),
         "protocol": "leave-one-out by time, full ranking over all items, history not excluded, ties against the target",
         "n_users": split.n_users,
+        "n_train_users": split.n_train_users,  # the users methods fit on: fewer than n_users under a few-shot split
         "n_items": split.n_items,
         "versions": provenance.versions(),
         "git_commit": provenance.git_commit(),

@@ -42,6 +42,9 @@ class SuiteConfig:
         for display, spec in self.methods.items():
             if spec is not None and not isinstance(spec, dict):
                 raise UserError(f"suite {self.name!r}: method {display!r} needs a mapping of settings, got {spec!r}")
+        from bench.data.splits import SplitSettings
+
+        from_mapping(SplitSettings, self.split, "split settings")  # a bad train_fraction fails here, before any run
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ class LaserMethod(LLMMethod):
                     text_path = LLMTokenText(self.model.embed, self.model.prompts.items, hidden, cfg.pretrain_text_tokens)
                 heads = PretrainHeads(text_path, hidden, cfg.pretrain_dim).to(self.device())
                 torch.manual_seed(ctx.seed)
-                curve = pretrain(mformer, heads, self.model.id_encoder, split.train, cfg, ctx.seed, self.model.id_encoder.history, ctx.progress, ctx.on_epoch)
+                curve = pretrain(mformer, heads, self.model.id_encoder, split.training_sequences(), cfg, ctx.seed, self.model.id_encoder.history, ctx.progress, ctx.on_epoch)
                 weights = {k: v for k, v in mformer.state_dict().items() if not k.startswith("proj.")}  # proj maps to the LLM: not pre-trained
                 atomic_torch_save({"weights": weights, "curve": curve}, path)
         blob = torch.load(path, map_location="cpu", weights_only=True)

@@ -307,6 +307,7 @@ CONFIG_CASES = {
     "learning_rate 1e-3 (YAML text)": _suite_case("{sasrec: {learning_rate: 1e-3}}", "", "method SASRec: learning_rate must be a number, got '1e-3' (YAML reads 1e-3 as text"),
     "k_core -1": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: -1}", "split settings: split setting k_core must be a non-negative integer, got -1"),
     "split key kcore": _suite_case("{sasrec: {epochs: 1}}", "split: {kcore: 5}", "split settings: unknown key 'kcore' (did you mean: k_core?)"),
+    "train_fraction 0": _suite_case("{sasrec: {epochs: 1}}", "split: {train_fraction: 0}", "split settings: split setting train_fraction must be a number in (0, 1]"),
     "split not a mapping": _suite_case("{sasrec: {epochs: 1}}", "split: [k_core]", "suite.yaml: split must be a mapping, got ['k_core']"),
     "k_core removes everything": _suite_case("{sasrec: {epochs: 1}}", "split: {k_core: 50}", "toy.inter: nothing is left after 50-core filtering"),
     "seed -1 in suite": _suite_case("{sasrec: {epochs: 1}}", "seeds: [-1]", "suite.yaml: suite 'suite': seed -1 must be a non-negative integer"),

@@ -58,6 +58,7 @@ def test_accuracy_per_cpu_minute_reads_current_main_records_only(tmp_path):
     record("lora", 0, 0.01, 300, 2)
     record("lora", 1, 0.5, 60, 1, key="stale")  # config or code changed since: left out
     record("lora", 2, 0.5, 60, 1, tags={"component": "prefix", "variant": "full"})  # an ablation run
+    record("lora", 3, 0.5, 60, 1, split_settings={"drop_short_users": False, "k_core": 0, "train_fraction": 0.05, "train_fraction_seed": 0})  # a few-shot run
     out = accuracy_per_minute(tmp_path, ["laser", "lora", "full_ft"], "cpu")
     assert out == {
         "laser": {"valid_ndcg@10": 0.03, "train_cpu_min": 20.0, "valid_ndcg@10_per_cpu_min": 0.0015, "seeds": 2},

@@ -54,7 +54,7 @@ def export_atomic(dataset: Dataset, out: Path, split: bool = False, split_format
 
 def _split_rows_plain(s, tok, users) -> dict[str, list[str]]:
     train = [INTER_HEADER + "\n"]
-    for user, seq in zip(users, s.train):
+    for user, seq in zip([users[r] for r in s.train_users], s.training_sequences()):
         train += [f"{user}\t{tok[i - 1]}\t{t}\n" for t, i in enumerate(seq)]
     valid = [INTER_HEADER + "\n"] + [f"{u}\t{tok[v - 1]}\t{len(h)}\n" for u, h, v in zip(users, s.train, s.valid_target)]
     test = [INTER_HEADER + "\n"] + [f"{u}\t{tok[t - 1]}\t{len(h) + 1}\n" for u, h, t in zip(users, s.train, s.test_target)]
@@ -63,8 +63,9 @@ def _split_rows_plain(s, tok, users) -> dict[str, list[str]]:
 
 def sequential_split_rows(split, max_seq_length: int | None = None, rows_per_user: int | None = None) -> dict[str, list[str]]:
     """The split as RecBole sequential benchmark rows (user_id, item_id_list, item_id), header
-    first: train = the training part's prefixes -> next item (each user's last `rows_per_user`,
-    None: all), valid / test = the full history -> target; histories cut to their last
+    first: train = the training part's prefixes -> next item (each training user's last
+    `rows_per_user`, None: all; under a few-shot split only its training users have train rows),
+    valid / test = every user's full history -> target; histories cut to their last
     `max_seq_length` items (None: whole)."""
     d = split.dataset
     tok = d.item_ids
@@ -76,7 +77,7 @@ def sequential_split_rows(split, max_seq_length: int | None = None, rows_per_use
         return f"{user}\t{' '.join(tok[i - 1] for i in hist)}\t{tok[target - 1]}\n"
 
     train = [header]
-    for user, seq in zip(users, split.train):
+    for user, seq in zip([users[r] for r in split.train_users], split.training_sequences()):
         first = 1 if rows_per_user is None else max(1, len(seq) - rows_per_user)
         train.extend(row(user, seq[:j], seq[j]) for j in range(first, len(seq)))
     valid = [header] + [row(u, h, t) for u, h, t in zip(users, split.histories("valid"), split.targets("valid"))]

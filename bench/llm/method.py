@@ -160,7 +160,7 @@ class LLMMethod(Method):
         rng = random.Random(f"{seed}-{phase}-{epoch}")
         rows = []
         H = max(self.cfg.history, self.model.side_history if self.model is not None else 0)
-        for seq in split.train:
+        for seq in split.training_sequences():  # the training users' only (few-shot splits)
             if len(seq) < 2:
                 continue
             if self.cfg.examples == "all_prefixes":

@@ -33,18 +33,25 @@ def _same_config(record_config: dict | None, spec_config: dict) -> bool:
 def suite_records(
     records: Sequence[dict[str, Any]], suite: str, runs_as: Callable[[dict[str, Any], dict], bool] | None = None
 ) -> list[dict[str, Any]]:
-    """Records of the suite's runs (name, dataset, seed and config as expanded), in the suite's order.
+    """Records of the suite's runs (name, dataset, seed and config as expanded, on the suite's
+    split settings), in the suite's order. The split settings keep a few-shot suite's runs, which
+    share names, seeds and configs with the main suite's, out of the main suite's tables and back.
 
     `runs_as(record, config)`: whether the spec's `config` makes the record's run today (the same
     key). With it, a run started with explicit `--set` values that are now the defaults counts,
     as it does for `bench run`, which finds it done."""
+    from bench.report.records import split_identity
     from bench.suites import expand, load_suite
 
-    specs = expand(load_suite(suite))
+    chosen_suite = load_suite(suite)
+    specs = expand(chosen_suite)
     order = {(s.name, s.dataset, s.seed): i for i, s in enumerate(specs)}
     configs = {(s.name, s.dataset, s.seed): s.config for s in specs}
+    split = split_identity(chosen_suite.split)  # valid: load_suite checked it
 
     def belongs(r, config) -> bool:
+        if split_identity(r.get("split_settings")) != split:
+            return False
         return _same_config(r.get("config"), config) or (runs_as is not None and runs_as(r, config))
 
     chosen = [r for r in records if (ident := (r.get("name"), r.get("dataset"), r.get("seed"))) in configs and belongs(r, configs[ident])]
@@ -183,6 +190,7 @@ def readme(
     hashes = ", ".join(f"{d} `{h}`" for d, h in split_hashes(records).items())
     lines = [f"# {title}", "", f"Protocol: {PROTOCOL}.", ""]
     lines += [f"Split hash: {hashes}. Runs: {len(records)} ({failed} failed).", ""] if records else ["No current runs: nothing to tabulate.", ""]
+    lines += few_shot_lines(records)
     lines += stale_lines(stale, records)
     lines += [line for remark in remarks for line in (remark, "")]
     if sections:
@@ -194,6 +202,18 @@ def readme(
         for caption, paths in figures:
             lines += [f"![{caption}]({paths[0].name})", "", f"*{caption}* ([PDF]({paths[1].name}))", ""]
     return "\n".join(lines)
+
+
+def few_shot_lines(records) -> list[str]:
+    """What a few-shot suite's runs trained on (nothing for a full split)."""
+    from bench.report.records import train_fraction
+
+    shots = {(r.get("dataset"), train_fraction(r), r.get("n_train_users"), r.get("n_users"), (r.get("split_settings") or {}).get("train_fraction_seed", 0)) for r in records if train_fraction(r) < 1}
+    lines = []
+    for dataset, fraction, n_train, n_users, seed in sorted(shots, key=str):
+        users = f" ({n_train} of {n_users} users)" if n_train is not None else ""
+        lines += [f"Few-shot: on {dataset}, every method trained on {fraction * 100:g}% of the users{users}, drawn with split seed {seed}, the same users for every method and seed; validation and test cover every user, each scored from their own history.", ""]
+    return lines
 
 
 def write_report(folder: Path, title: str, records, sections, figures, stale: Sequence[dict[str, Any]] = (), remarks: Sequence[str] = ()) -> list[Path]:

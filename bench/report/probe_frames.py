@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok, tags
+from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok, tags, train_fraction
 
 UNPROBED = "none"
 # the order the probes are read in: the ID path (user side, item side, both), then the text path
@@ -24,10 +24,11 @@ BERT4REC, LASER = "bert4rec", "laser"
 
 
 def main_runs(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Finished runs that are not ablation variants, each once (suites share runs)."""
+    """Finished runs that are not ablation variants nor few-shot, each once (suites share runs). A
+    few-shot suite's runs share names and seeds with the main suite's: they would pair with them."""
     seen = {}
     for r in records:
-        if is_ok(r) and not tags(r).get("component"):
+        if is_ok(r) and not tags(r).get("component") and train_fraction(r) == 1.0:
             seen.setdefault(r.get("key"), r)
     return list(seen.values())
 

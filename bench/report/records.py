@@ -108,6 +108,23 @@ def tags(record: dict[str, Any]) -> dict[str, Any]:
     return record.get("tags") or {}
 
 
+def split_identity(settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Split settings as the split hash reads them (defaults filled in: records made before a
+    setting existed ran with its default); None for settings that no longer build."""
+    from bench.configs import from_mapping
+    from bench.data.splits import SplitSettings
+
+    try:
+        return from_mapping(SplitSettings, settings or {}, "split settings").hashed()
+    except UserError:
+        return None
+
+
+def train_fraction(record: dict[str, Any]) -> float:
+    """The share of users the run trained on (1.0 unless its split is few-shot)."""
+    return float((record.get("split_settings") or {}).get("train_fraction", 1.0))
+
+
 def backbone(record: dict[str, Any], family: str) -> str:
     config = record.get("config") or {}
     llm = config.get("llm") or config.get("backbone") or (record.get("training") or {}).get("backbone")

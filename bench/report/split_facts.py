@@ -21,12 +21,13 @@ from bench.errors import UserError
 class SplitFacts:
     """In split row order, the order of every record's per-user ranks."""
 
-    train_count: dict[str, tuple[int, ...]]  # stage -> the target's count in the training sequences
+    train_count: dict[str, tuple[int, ...]]  # stage -> the target's count in the training sequences (the training users')
     history: dict[str, tuple[int, ...]]  # stage -> items the user has before the target
 
 
-def _facts(train: list[list], valid: list, test: list) -> SplitFacts:
-    counts = Counter(item for sequence in train for item in sequence)
+def _facts(train: list[list], valid: list, test: list, trained: list[list] | None = None) -> SplitFacts:
+    """`trained`: the sequences methods fit on, when not all of `train` (a few-shot split)."""
+    counts = Counter(item for sequence in (train if trained is None else trained) for item in sequence)
     lengths = tuple(len(s) for s in train)
     return SplitFacts(
         {"valid": tuple(counts[t] for t in valid), "test": tuple(counts[t] for t in test)},
@@ -41,7 +42,11 @@ def _saved(results: Path, dataset: str, split_hash: str) -> SplitFacts | None:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
         if isinstance(payload, dict) and payload.get("hash") == split_hash and all(k in payload for k in ("train", "valid", "test")):
-            return _facts(payload["train"], payload["valid"], payload["test"])
+            trained = None
+            if isinstance(payload.get("train_users"), list) and isinstance(payload.get("users"), list):
+                chosen = set(payload["train_users"])
+                trained = [s for u, s in zip(payload["users"], payload["train"]) if u in chosen]
+            return _facts(payload["train"], payload["valid"], payload["test"], trained)
     return None
 
 
@@ -57,7 +62,7 @@ def _rebuilt(results: str, dataset: str, split_hash: str, settings: tuple) -> Sp
         return f"split {split_hash} of {dataset} is not saved under results/splits and the dataset could not be read ({exc})"
     if split.hash != split_hash:
         return f"split {split_hash} of {dataset} is not saved under results/splits, and the dataset today gives split {split.hash}"
-    return _facts([list(s) for s in split.train], list(split.valid_target), list(split.test_target))
+    return _facts([list(s) for s in split.train], list(split.valid_target), list(split.test_target), [list(s) for s in split.training_sequences()])
 
 
 def split_facts(records: list[dict[str, Any]], results: Path | None) -> SplitFacts | str:
