@@ -144,6 +144,9 @@ CLAIMS: tuple[Comparison | ParameterShare, ...] = (
     Comparison(
         "F3", "Fig. 3", "Laser transfers: trained on Pet, it does well on Scientific zero-shot and with 5% of the training data",
         "shown in a figure, no numbers", a=None, b=None, paper_effect=None,
-        why_untested="no run of this harness trains on one dataset and tests on another, or on a fraction of the training data",
+        why_untested=(
+            "no run of this harness trains on one dataset and tests on another; the 5% half is the few-shot suite "
+            "(bench run --suite fewshot5: every method trains on 5% of the users), not run yet"
+        ),
     ),
 )
