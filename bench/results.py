@@ -66,6 +66,11 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
+def train_fraction(record: dict[str, Any]) -> float:
+    """The share of users the record's run trained on (1.0 unless its split is few-shot)."""
+    return float((record.get("split_settings") or {}).get("train_fraction", 1.0))
+
+
 def read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -84,8 +84,9 @@ def is_run_of(record: dict[str, Any], config: dict[str, Any] | None) -> bool:
 def is_current_main_run(record: dict[str, Any]) -> bool:
     """A finished, current record of a suite run, not of an ablation variant nor on a few-shot
     split (its accuracy is not the full-data run's)."""
-    few_shot = (record.get("split_settings") or {}).get("train_fraction", 1.0) < 1
-    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and not few_shot and is_current(record)
+    from bench.results import train_fraction
+
+    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and train_fraction(record) == 1.0 and is_current(record)
 
 
 def kept_finder(results: Path, dataset: str, split: Split, seed: int):

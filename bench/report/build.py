@@ -206,7 +206,7 @@ def readme(
 
 def few_shot_lines(records) -> list[str]:
     """What a few-shot suite's runs trained on (nothing for a full split)."""
-    from bench.report.records import train_fraction
+    from bench.results import train_fraction
 
     shots = {(r.get("dataset"), train_fraction(r), r.get("n_train_users"), r.get("n_users"), (r.get("split_settings") or {}).get("train_fraction_seed", 0)) for r in records if train_fraction(r) < 1}
     lines = []

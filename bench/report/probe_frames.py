@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok, tags, train_fraction
+from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok, tags
+from bench.results import train_fraction
 
 UNPROBED = "none"
 # the order the probes are read in: the ID path (user side, item side, both), then the text path

@@ -120,11 +120,6 @@ def split_identity(settings: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
 
 
-def train_fraction(record: dict[str, Any]) -> float:
-    """The share of users the run trained on (1.0 unless its split is few-shot)."""
-    return float((record.get("split_settings") or {}).get("train_fraction", 1.0))
-
-
 def backbone(record: dict[str, Any], family: str) -> str:
     config = record.get("config") or {}
     llm = config.get("llm") or config.get("backbone") or (record.get("training") or {}).get("backbone")
