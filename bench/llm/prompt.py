@@ -4,7 +4,10 @@ User text: instruction + " In chronological order, the user has browsed the foll
 items:" + " >> 1. <item text> >> 2. ..." over the last `history` items. An item's text is the
 same template with a one-item history. Token ids are the concatenation of separately
 tokenised pieces (no special tokens); this can differ from tokenising the joined string at a
-piece boundary, which is harmless because the model only ever sees this form.
+piece boundary, which is harmless because the model only ever sees this form. No special
+tokens also means no `<bos>`, which Gemma's tokenizer would add and Gemma was trained with
+(README, Backbones: it changes Gemma's states); adding it would change the prompt under an
+unchanged run key, so it would be a setting of its own.
 
 Templates (paper Table 6): `full`; `no_single_token` drops "into a single token";
 `no_instruction` keeps only the history list.
