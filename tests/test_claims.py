@@ -210,7 +210,10 @@ def test_the_fusion_finding_and_the_control_rows(tmp_path):
     assert row["bert4rec_effect_percent"] > 0 and row["bert4rec_p_value"] < 0.05 and row["lambdas"] == "0.5, 0.5, 0.5"
     assert any("so Laser's text path adds something BERT4Rec does not have" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), better))
     same = control_frame(bert4rec + [fusion(r, 1.0) for r in bert4rec])
-    assert any("not significantly above it" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), same))
+    assert any("not significantly different" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), same))
+    worse = control_frame(bert4rec + [fusion(r, 2.0) for r in bert4rec])
+    assert worse.iloc[0]["bert4rec_effect_percent"] < 0 and worse.iloc[0]["bert4rec_p_value"] < 0.05
+    assert any("significantly below it" in line for line in findings(pd.DataFrame(columns=["name", "probe", "seeds"]), worse))
 
 
 def test_the_claims_page_is_byte_reproducible(tmp_path):

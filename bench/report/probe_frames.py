@@ -164,8 +164,10 @@ def findings(probes, controls) -> list[str]:
         head = f"On {r.dataset}, Laser fused with its BERT4Rec encoder (`laser_fusion`) is {r.bert4rec_effect_percent:+.1f}% against BERT4Rec ({_p(r.bert4rec_p_value)}): "
         if r.bert4rec_p_value < ALPHA and r.bert4rec_effect_percent > 0:
             lines.append(head + "significantly above it, so Laser's text path adds something BERT4Rec does not have.")
+        elif r.bert4rec_p_value < ALPHA:
+            lines.append(head + "significantly below it: at the weight validation chose, adding Laser's scores costs BERT4Rec accuracy on test, so nothing here shows Laser's text path adding to what BERT4Rec knows.")
         else:
-            lines.append(head + "not significantly above it, so nothing here shows Laser's text path adding to what BERT4Rec knows.")
+            lines.append(head + "not significantly different, so nothing here shows Laser's text path adding to what BERT4Rec knows.")
     tower = controls[(controls["name"] == "mformer_tower") & controls["laser_seeds"].gt(0)] if not controls.empty else controls
     if tower.empty:
         lines.append("Does the LLM add anything to what M-Former draws from the encoder? Not measured yet (no `mformer_tower` run paired with Laser).")
