@@ -185,11 +185,13 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     backbone = model.backbone
     n_embed = model.embed.weight.numel()
     non_embedding = sum(p.numel() for p in backbone.parameters()) - n_embed
-    weight_grads = any(p.requires_grad for p in backbone.parameters())
+    # weight gradients cost 2 FLOPs per token per trainable weight: all of them for full FT, LoRA's
+    # adapters only (counting every backbone weight for LoRA overstated its FLOP/s 1.5x)
+    trainable_matmul = sum(p.numel() for p in backbone.parameters() if p.requires_grad and p is not model.embed.weight)
     if model.text_constant:  # suffix-only over a cached text: one forward pass, no backward through the text
         flops_per_token = 2 * non_embedding
-    else:
-        flops_per_token = 2 * non_embedding * (3 if weight_grads else 2)
+    else:  # forward, gradient to the inputs (the prefix sits below every layer), weight gradients
+        flops_per_token = 2 * non_embedding * 2 + 2 * trainable_matmul
     report = memory.report()
     return {
         "method": name,
@@ -205,6 +207,8 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         "device": device_name(device),
         "attention": method.attention,
         "threads": torch.get_num_threads(),
+        # the matmuls' arithmetic: the autocast's where one runs, else the weights' dtype
+        "arithmetic": model.precision["autocast"] if model.precision["autocast"] != "off" else model.precision["dtype"],
         **shares,
     }
 
@@ -324,7 +328,10 @@ def run_perf(
     for name in methods:
         row = measure_in_a_process(name, steps, batch, results, llm, profile, breakdown)
         if "error" not in row:
-            row["pct_of_bf16_peak"] = round(100 * row["achieved_gflops"] / peak["gemm_bf16_gflops"], 1)
+            # against the peak of the arithmetic that ran: a host without bf16 instructions emulates
+            # it at a fraction of fp32's speed, and its fp32 step read 3000% of that "peak"
+            gemm = peak.get(f"gemm_{row['arithmetic']}_gflops")  # fp32 and bf16 are measured
+            row["pct_of_peak"] = round(100 * row["achieved_gflops"] / gemm, 1) if gemm else None
         rows.append(row)
     failed = [row for row in rows if "error" in row]
     if failed:

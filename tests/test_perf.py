@@ -29,7 +29,7 @@ def test_a_sitting_where_a_method_failed_leaves_the_earlier_table(tmp_path, monk
     def measure(name, *args):
         if name == "lora":
             return {"method": name, "error": "RuntimeError: out of memory"}
-        return {"method": name, "examples_per_s": 1.0, "achieved_gflops": 1.0, "peak_rss_mb": 1.0}
+        return {"method": name, "examples_per_s": 1.0, "achieved_gflops": 1.0, "peak_rss_mb": 1.0, "arithmetic": "fp32"}
 
     monkeypatch.setattr(bench.runner, "prepare_split", lambda *a, **k: None)
     monkeypatch.setattr(bench.perf, "measure_in_a_process", measure)
@@ -105,3 +105,24 @@ def test_accuracy_only_without_an_earlier_sitting_says_so(tmp_path, capsys):
     assert f"no earlier sitting at {tmp_path / 'perf.json'}: run `bench perf` first" in capsys.readouterr().err
     assert main(["--results", str(tmp_path), "perf", "--accuracy-only", "--methods", "laser", "--out", str(tmp_path / "perf.csv")]) == 2
     assert "drop --methods" in capsys.readouterr().err
+
+
+def test_a_step_is_measured_against_the_peak_of_the_arithmetic_it_ran(tmp_path, monkeypatch):
+    """On a host without bf16 instructions bf16 is emulated far below fp32: an fp32 step read
+    against that "peak" came out at 3000%."""
+    import json
+
+    import bench.perf
+    import bench.runner
+
+    def measure(name, *args):
+        return {"method": name, "examples_per_s": 1.0, "achieved_gflops": 20.0, "peak_rss_mb": 1.0, "arithmetic": {"laser": "fp32", "lora": "bf16"}[name]}
+
+    monkeypatch.setattr(bench.runner, "prepare_split", lambda *a, **k: None)
+    monkeypatch.setattr(bench.perf, "measure_in_a_process", measure)
+    monkeypatch.setattr(bench.perf, "gemm_peak", lambda **k: {"gemm_fp32_gflops": 40.0, "gemm_bf16_gflops": 0.5})
+    monkeypatch.setattr(bench.perf, "eval_throughput", lambda: 1.0)
+    out = tmp_path / "perf.csv"
+    rows = bench.perf.run_perf(("laser", "lora"), steps=1, batch=2, results=str(tmp_path / "results"), out=out)
+    assert {r["method"]: r["pct_of_peak"] for r in rows} == {"laser": 50.0, "lora": 4000.0}
+    assert [r["arithmetic"] for r in json.loads(out.with_suffix(".json").read_text())["rows"]] == ["fp32", "bf16"]
