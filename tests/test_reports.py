@@ -868,7 +868,7 @@ def test_without_suite_every_suite_with_records_and_the_ablations_are_reported(t
     write(tmp_path / "results", make_record("laser/no_moe", tags={"component": "m_former", "variant": "no_moe"}, config={}))
     paths = reports.build_reports(tmp_path / "results", tmp_path / "out")
     folders = {p.parent.name for p in paths}
-    assert folders == {"main", "id_all", "controls", "ablations", "claims"}  # controls includes main's sasrec
+    assert folders == {"main", "id_all", "ablations", "claims"}  # id_all includes main's sasrec
 
 
 def test_no_records_is_a_user_error(tmp_path):
