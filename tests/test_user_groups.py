@@ -23,15 +23,15 @@ def committed_laser() -> dict:
 def test_the_user_group_view_gives_what_where_laser_loses_py_gave():
     """The committed main-suite records, grouped as reports/experiments/where_laser_loses.py did
     before this view replaced it (tests/data/where_laser_loses.json: its numbers, then). Laser's
-    seeds 0 and 2 were retrained since (same keys): their ranks as the script read them are
-    tests/data/laser_ranks_before_retraining.json."""
+    three seeds and LoRA's seed 0 were retrained since (same keys): their ranks as the script read
+    them are tests/data/ranks_before_retraining.json."""
     from bench.report.build import suite_records
     from bench.report.user_groups import user_group_section
     from bench.runner import is_current, is_run_of
 
     script = json.loads((ROOT / "tests" / "data" / "where_laser_loses.json").read_text())
-    before = json.loads((ROOT / "tests" / "data" / "laser_ranks_before_retraining.json").read_text())
-    current = [{**r, "ranks": before[r["key"]]} if r.get("method") == "laser" and r.get("key") in before else r for _, r in iter_records(ROOT / "results") if is_current(r)]
+    before = json.loads((ROOT / "tests" / "data" / "ranks_before_retraining.json").read_text())
+    current = [{**r, "ranks": before[r["key"]]} if r.get("key") in before else r for _, r in iter_records(ROOT / "results") if is_current(r)]
     section, missing = user_group_section(suite_records(current, "main", is_run_of), ROOT / "results")
     assert missing == []
     for grouping in ("target_count", "history"):
