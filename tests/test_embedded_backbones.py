@@ -220,7 +220,7 @@ def test_one_laser_step_on_the_real_gemma(split, results, tmp_path):
     trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-3)  # the schedule's first step has lr 0 (warm-up)
     model.train()
-    loss, balance, _, chance = method._phase1_loss(model, method.training_rows(split, 0, "phase1", 0)[:4], random.Random(0))
+    loss, balance, _, _, chance = method._phase1_loss(model, method.training_rows(split, 0, "phase1", 0)[:4], random.Random(0))
     assert 0 < loss.item() < 3 * chance / 4  # finite, per row below 3x a uniform guess
     (loss + method.aux_weight * balance).backward()
     optimizer.step()
