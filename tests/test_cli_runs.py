@@ -138,6 +138,8 @@ def test_bench_perf_measures_the_llm_baselines(tmp_path):
     assert all(r["examples_per_s"] > 0 and r["tokens_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())
     assert summary["gemm_bf16_gflops"] > 0 and "laser/lora examples_per_s" not in summary  # no laser row, no ratio
     assert all(r["attention"] == "eager" for r in rows.values())  # the CPU default kernel, recorded
+    # each step against the peak of the arithmetic it ran (fp32 on a host without bf16 instructions)
+    assert {r["arithmetic"] for r in rows.values()} <= {"fp32", "bf16"} and all(r["pct_of_peak"] > 0 for r in rows.values())
     provenance = json.loads(out.with_suffix(".json").read_text())["provenance"]
     assert provenance["versions"]["torch"] and provenance["date"] and "cpus" in provenance["host"]
     assert provenance["host"]["cpu_capability"]
