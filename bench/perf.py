@@ -193,6 +193,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
     else:  # forward, gradient to the inputs (the prefix sits below every layer), weight gradients
         flops_per_token = 2 * non_embedding * 2 + 2 * trainable_matmul
     report = memory.report()
+    precision = model.precision
     return {
         "method": name,
         "profile": profile,
@@ -208,7 +209,7 @@ def measure_method(name: str, steps: int, batch: int, results: str, llm: str | N
         "attention": method.attention,
         "threads": torch.get_num_threads(),
         # the matmuls' arithmetic: the autocast's where one runs, else the weights' dtype
-        "arithmetic": model.precision["autocast"] if model.precision["autocast"] != "off" else model.precision["dtype"],
+        "arithmetic": precision["autocast"] if precision["autocast"] != "off" else precision["dtype"],
         **shares,
     }
 

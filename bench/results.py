@@ -71,6 +71,13 @@ def train_fraction(record: dict[str, Any]) -> float:
     return float((record.get("split_settings") or {}).get("train_fraction", 1.0))
 
 
+def is_main_run(record: dict[str, Any]) -> bool:
+    """A run of a suite's own configuration on all its training users: not an ablation variant,
+    not on a few-shot split (its accuracy is not the full-data run's, and it shares names and
+    seeds with the main suite's runs)."""
+    return not (record.get("tags") or {}).get("component") and train_fraction(record) == 1.0
+
+
 def read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -82,11 +82,10 @@ def is_run_of(record: dict[str, Any], config: dict[str, Any] | None) -> bool:
 
 
 def is_current_main_run(record: dict[str, Any]) -> bool:
-    """A finished, current record of a suite run, not of an ablation variant nor on a few-shot
-    split (its accuracy is not the full-data run's)."""
-    from bench.results import train_fraction
+    """A finished, current record of a suite run, not of an ablation variant nor on a few-shot split."""
+    from bench.results import is_main_run
 
-    return record.get("status") == "ok" and not (record.get("tags") or {}).get("component") and train_fraction(record) == 1.0 and is_current(record)
+    return record.get("status") == "ok" and is_main_run(record) and is_current(record)
 
 
 def kept_finder(results: Path, dataset: str, split: Split, seed: int):

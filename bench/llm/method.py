@@ -239,8 +239,9 @@ class LLMMethod(Method):
             total += loss_iic.item() * len(batch)
             balance_total += float(balance.detach()) * len(batch)
             n += len(batch)
-            tokens += sum(lengths[i] for i in index)
-            padded += _padding([lengths[i] for i in index])
+            batch_lengths = [lengths[i] for i in index]
+            tokens += sum(batch_lengths)
+            padded += _padding(batch_lengths)
         dt = time.perf_counter() - t0
         # per process: under a launch of W processes the epoch's throughput is W times these
         return {

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok, tags
-from bench.results import train_fraction
+from bench.report.records import ALPHA, CONTROL_FAMILY, LASER_FAMILY, is_ok
+from bench.results import is_main_run
 
 UNPROBED = "none"
 # the order the probes are read in: the ID path (user side, item side, both), then the text path
@@ -25,11 +25,11 @@ BERT4REC, LASER = "bert4rec", "laser"
 
 
 def main_runs(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Finished runs that are not ablation variants nor few-shot, each once (suites share runs). A
-    few-shot suite's runs share names and seeds with the main suite's: they would pair with them."""
+    """Finished runs that are not ablation variants nor few-shot (`is_main_run`: they would pair
+    with the main suite's runs of the same names and seeds), each once (suites share runs)."""
     seen = {}
     for r in records:
-        if is_ok(r) and not tags(r).get("component") and train_fraction(r) == 1.0:
+        if is_ok(r) and is_main_run(r):
             seen.setdefault(r.get("key"), r)
     return list(seen.values())
 
