@@ -58,6 +58,32 @@ def _id_history(profile: str) -> dict[str, dict[str, Any]]:
 
 COMPONENTS.add("id_history", _id_history, help="the ID encoder's own history vs the text's")
 
+# Steps toward the released code's configuration beyond K x L, one setting each; run any of them
+# at the best setting so far with `bench ablate --component C --set laser.KEY=VALUE`.
+# all-MiniLM-L6-v2's shape (6 x 384, 12 heads), pre-trained with the released code's top-3 routing
+# (under fewer experts, routing takes them all)
+MINILM = {"mformer_init": "minilm", "mformer_blocks": 6, "mformer_hidden": 384, "mformer_heads": 12, "pretrain_top_k": 3}
+COMPONENTS.add("mformer_init", _static({"full": {}, "minilm": MINILM}), help="M-Former from all-MiniLM-L6-v2, as the released code starts from BERT")
+
+
+def _history(profile: str) -> dict[str, dict[str, Any]]:
+    from laser.config import resolve
+
+    # the text history of the other profile: 10 titles (the released code's) from the cpu base, 3 from the paper's
+    base = resolve({"profile": profile}).history
+    return {"full": {}, **{f"history{h}": {"history": h} for h in (3, 10) if h != base}}
+
+
+def _llm_layers(profile: str) -> dict[str, dict[str, Any]]:
+    from laser.config import resolve
+
+    base = resolve({"profile": profile}).llm_layers
+    return {"full": {}, "all_layers": {"llm_layers": None}} if base is not None else {"full": {}, "layers15": {"llm_layers": 15}}
+
+
+COMPONENTS.add("history", _history, help="titles in the user prompt: 10 (released code) vs 3 (cpu)")
+COMPONENTS.add("llm_layers", _llm_layers, help="the whole LLM vs its first 15 layers (cpu)")
+
 EXPERT_POINTS = {
     "paper": tuple((k, q) for k in (4, 8, 12) for q in (16, 32, 48)),
     "cpu": ((4, 16), (4, 32), (2, 4), (8, 4), (8, 32)),

@@ -74,10 +74,33 @@ def test_a_claim_with_no_records_reads_untested_here(tmp_path):
     table = claims_csv(results, tmp_path / "claims")
     assert table.loc["T4-moe", "verdict"] == UNTESTED and "variant no_moe" in table.loc["T4-moe", "note"]
     assert "bench ablate --component m_former" in table.loc["T4-moe", "note"]
-    assert table.loc["T6-instruction", "verdict"] == UNTESTED and table.loc["F3", "verdict"] == UNTESTED
+    assert table.loc["T6-instruction", "verdict"] == UNTESTED and table.loc["F3-transfer", "verdict"] == UNTESTED
+    assert table.loc["F3-5%", "verdict"] == UNTESTED and "bench run --suite fewshot5" in table.loc["F3-5%", "note"]
     assert table.loc["T3", "verdict"] == HOLDS  # a count from the Laser runs themselves
     readme = (tmp_path / "claims" / "README.md").read_text()
     assert "| T4-moe | Table 4: w/o MoE (one expert) is below Laser |" in readme and "untested here |" in readme
+
+
+def few_shot(record: dict, fraction: float) -> dict:
+    """The record as if its run had trained on `fraction` of the users (its own key)."""
+    out = copy.deepcopy(record)
+    out["split_settings"] = {**(out.get("split_settings") or {}), "train_fraction": fraction, "train_fraction_seed": 0}
+    out["key"] = f"fs{fraction:g}-{out['key']}"
+    return out
+
+
+def test_the_few_shot_claim_reads_the_few_shot_suite_only(tmp_path):
+    """Fig. 3's 5% row sets Laser against the best baseline among the fewshot5 suite's runs; the
+    main suite's runs (same names, seeds and configs) stay out of it, and it stays out of Table 2."""
+    laser, bert4rec = committed("laser-"), committed("bert4rec-")
+    results = tmp_path / "results"
+    # at 5% BERT4Rec's ranks made ten times worse: Laser holds there, while the main table still reverses
+    write_all(results, laser + bert4rec + [few_shot(r, 0.05) for r in laser] + [few_shot(scaled(r, 10.0), 0.05) for r in bert4rec])
+    table = claims_csv(results, tmp_path / "claims")
+    row = table.loc["F3-5%"]
+    assert (row["a"], row["b"], row["paired_seeds"], row["verdict"]) == ("laser", "bert4rec", 3, HOLDS)
+    assert table.loc["T2", "verdict"] == REVERSED and table.loc["T2", "b"] == "bert4rec"
+    assert table.loc["F3-20%", "verdict"] == UNTESTED and "bench run --suite fewshot20" in table.loc["F3-20%", "note"]
 
 
 def test_the_paper_side_of_a_claim_is_read_from_its_table():
@@ -106,21 +129,54 @@ def test_a_side_picks_runs_by_the_setting_they_ran_with_not_the_variant_name():
     assert (row["a"], row["b"], row["verdict"]) == ("laser/with_instruction", "laser", HOLDS)
 
 
+def valid_scaled(record: dict, factor: float) -> dict:
+    """The record with every validation rank multiplied by `factor` (kept within 1..n_items)."""
+    out = copy.deepcopy(record)
+    out["ranks"]["valid"] = np.clip(np.round(np.asarray(record["ranks"]["valid"]) * factor), 1, record["n_items"]).astype(int).tolist()
+    out["metrics"]["valid"] = {}
+    return out
+
+
+def cell(record, k, q, variant, factor):
+    """The Laser record as the experts grid's (k, q) cell, its validation ranks times `factor`."""
+    out = valid_scaled(record, factor)
+    out.update(name="laser" if variant == "full" else f"laser/{variant}", tags={"component": "experts", "variant": variant}, key=f"{record['key']}{variant}")
+    out["resolved_config"] = {**record["resolved_config"], "experts": k, "queries": q}
+    return out
+
+
 def test_table_7_sets_the_released_k_and_l_against_the_best_other_cell_on_validation():
     """On the cpu profile (8, 32) is a variant of the experts grid, not its base (4, 4)."""
-    def cell(record, k, q, variant, factor):
-        out = copy.deepcopy(record)
-        out.update(name="laser" if variant == "full" else f"laser/{variant}", tags={"component": "experts", "variant": variant}, key=f"{record['key']}{variant}")
-        out["resolved_config"] = {**record["resolved_config"], "experts": k, "queries": q}
-        out["ranks"]["valid"] = np.clip(np.round(np.asarray(record["ranks"]["valid"]) * factor), 1, record["n_items"]).astype(int).tolist()
-        out["metrics"]["valid"] = {}
-        return out
-
     laser = committed("laser-")
     grid = [cell(r, 4, 4, "full", 1.0) for r in laser] + [cell(r, 8, 32, "K8_L32", 0.5) for r in laser] + [cell(r, 2, 4, "K2_L4", 0.8) for r in laser]
     claim = next(c for c in CLAIMS if c.id == "T7")
     row = claims_frame([claim], lambda pool: ablation_records(grid, pool)[0], load_paper_results()).iloc[0]
     assert (row["a"], row["b"], row["metric"], row["stage"], row["verdict"]) == ("laser/K8_L32", "laser/K2_L4", "recall@10", "valid", HOLDS)
+
+
+def test_the_scale_section_sets_each_step_against_its_own_regimes_bert4rec():
+    """The profile's row is Laser / BERT4Rec of the main suite; a step of the profile (K 8 x L 32,
+    validation ranks halved) is also set against the profile's runs; a few-shot regime is set
+    against the few-shot BERT4Rec, not the main one; a step with no runs says how to run it."""
+    from bench.report.build import suite_records
+    from bench.report.claims import SCALE_STEPS
+    from bench.report.scale import scale_frame
+
+    laser, bert4rec = committed("laser-"), committed("bert4rec-")
+    records = laser + bert4rec + [few_shot(r, 0.05) for r in laser] + [few_shot(valid_scaled(r, 4.0), 0.05) for r in bert4rec]
+    grid = [cell(r, 4, 4, "full", 1.0) for r in laser] + [cell(r, 8, 32, "K8_L32", 0.5) for r in laser]
+
+    def pool(name):
+        return ablation_records(grid, name)[0] if name == "experts" else suite_records(records, name) if name in ("main", "fewshot5", "fewshot20") else []
+
+    frame = scale_frame(SCALE_STEPS, pool).set_index("step")
+    profile, released, five = (frame.loc[s.label] for s in (SCALE_STEPS[0], SCALE_STEPS[1], SCALE_STEPS[-1]))
+    assert profile["ratio"] == pytest.approx(profile["laser_mean"] / profile["bert4rec_mean"]) and profile["ratio"] < 1
+    assert np.isnan(profile["vs_profile_p"])
+    assert released["laser"] == "laser/K8_L32" and released["vs_profile_percent"] > 20 and released["vs_profile_p"] < 0.05
+    assert released["bert4rec_mean"] == profile["bert4rec_mean"]
+    assert five["bert4rec_mean"] < profile["bert4rec_mean"] / 2 and five["ratio"] > 1 and np.isnan(five["vs_profile_p"])
+    assert "bench ablate --component history" in frame.loc[SCALE_STEPS[3].label, "note"]
 
 
 def test_the_best_rival_stands_for_a_side_of_several_rows():
@@ -222,7 +278,8 @@ def test_the_claims_page_is_byte_reproducible(tmp_path):
     claims_csv(results, tmp_path / "a")
     claims_csv(results, tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["README.md", "claims.csv", "claims.pdf", "claims.png", "probes.csv"]  # the committed Laser runs carry probes
+    # the committed Laser runs carry probes; BERT4Rec beside them gives the scale section its first row
+    assert names == ["README.md", "claims.csv", "claims.pdf", "claims.png", "probes.csv", "scale.csv", "scale.pdf", "scale.png"]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert b"CreationDate" not in (tmp_path / "a" / "claims.pdf").read_bytes()

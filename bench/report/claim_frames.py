@@ -54,6 +54,7 @@ def _matches(record: dict[str, Any], side: Side) -> bool:
         and all(resolved.get(k) == v for k, v in side.settings)
         and not (side.not_settings and all(resolved.get(k) == v for k, v in side.not_settings))
         and (side.families is None or record.get("family") in side.families)
+        and (side.methods is None or record.get("method") in side.methods)
     )
 
 
@@ -119,13 +120,14 @@ def _row(claim, paper: tuple[float, float, str], note: str = "", **fields) -> di
 
 def _no_runs(side: Side, records: Sequence[dict[str, Any]], dataset: str | None = None) -> str:
     """Why a side has no row: which runs would give it one."""
-    from bench.report.claims import MAIN
+    from bench.report.claims import MAIN, SUITE_POOLS
 
     where = f" on {dataset}" if dataset else ""
-    if side.pool != MAIN and not any(is_ok(r) for r in records):
+    if side.pool in SUITE_POOLS:
+        suite = "the main suite" if side.pool == MAIN else f"the {side.pool} suite"
+        return f"no finished run of {suite}{where} is on this side (bench run --suite {side.pool})"
+    if not any(is_ok(r) for r in records):
         return f"the {side.pool} ablation has no finished run (bench ablate --component {side.pool})"
-    if side.pool == MAIN:
-        return f"no finished run of the main suite{where} is on this side (bench run --suite main)"
     wanted = f"variant {side.variant}" if side.variant else ", ".join(f"{k} = {v}" for k, v in side.settings) if side.settings else "its variants"
     return f"no finished run of the {side.pool} ablation{where} with {wanted} (bench ablate --component {side.pool})"
 

@@ -41,7 +41,23 @@ def _carries_lines(probes, controls, groups, group_notes: Sequence[str]) -> list
     return lines
 
 
-def claims_readme(frame, figure: list[Path], probes, controls, groups, group_notes: Sequence[str]) -> str:
+def _scale_lines(scale, figure: list[Path]) -> list[str]:
+    from bench.report.render import markdown_table
+    from bench.report.scale import scale_view
+
+    lines = ["## Scale: how far Laser stands from its encoder, step by step", ""]
+    lines += [
+        "Each step moves one setting of the cpu profile toward the released code's (or trains on fewer users); "
+        "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite fewshot5` a regime.",
+        "",
+    ]
+    if figure:
+        caption = "Laser / BERT4Rec on validation at each measured step; 1: level with its encoder, dashed: the 0.8 goal"
+        lines += [f"![{caption}]({figure[0].name})", "", f"*{caption}* ([PDF]({figure[1].name}))", ""]
+    return lines + [markdown_table(scale_view(scale))]
+
+
+def claims_readme(frame, figure: list[Path], probes, controls, groups, group_notes: Sequence[str], scale, scale_figure: list[Path]) -> str:
     from bench.report.claim_views import claims_view, verdict_counts
     from bench.report.layout import PROTOCOL
     from bench.report.render import markdown_table
@@ -59,6 +75,7 @@ def claims_readme(frame, figure: list[Path], probes, controls, groups, group_not
     lines += _figure_lines(figure)
     lines += ["## Claims", "", markdown_table(claims_view(frame))]
     lines += _carries_lines(probes, controls, groups, group_notes)
+    lines += _scale_lines(scale, scale_figure)
     return "\n".join(lines)
 
 
@@ -68,21 +85,23 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
     from bench.io import atomic_write_text
     from bench.report.ablation_frames import load_paper_results
     from bench.report.claim_frames import claims_frame
-    from bench.report.claims import CLAIMS, MAIN
-    from bench.report.figures import claims_figure
+    from bench.report.claims import CLAIMS, MAIN, SCALE_STEPS
+    from bench.report.figures import claims_figure, scale_figure
     from bench.report.probe_frames import control_frame, probe_frame
+    from bench.report.scale import scale_frame
     from bench.report.user_groups import user_group_section
 
     frame = claims_frame(CLAIMS, pool, load_paper_results())
     probes, controls = probe_frame(records), control_frame(records)
     main = pool(MAIN)
     groups, group_notes = user_group_section(main, results) if main else (None, [])
-    figure = claims_figure(frame, folder, "claims")
-    written = list(figure)
-    tables = [("claims", frame), ("probes", probes), ("controls", controls)]
+    scale = scale_frame(SCALE_STEPS, pool)
+    figure, scale_plot = claims_figure(frame, folder, "claims"), scale_figure(scale, folder, "scale")
+    written = figure + scale_plot
+    tables = [("claims", frame), ("probes", probes), ("controls", controls), ("scale", scale)]
     for stem, table in tables:
-        if stem == "claims" or not table.empty:
+        if stem in ("claims", "scale") or not table.empty:
             atomic_write_text(folder / f"{stem}.csv", table.to_csv(index=False))
             written.append(folder / f"{stem}.csv")
-    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes))
+    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes, scale, scale_plot))
     return written + [folder / "README.md"]

@@ -1,0 +1,79 @@
+"""The claims page's scale section: Laser / BERT4Rec at each step of `claims.SCALE_STEPS`, on
+validation (where the steps are chosen), so a reader sees whether the gap narrows toward the
+paper's configuration; a step of the profile is also set against the profile's own Laser runs,
+the test that adopts it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+METRIC, STAGE = "ndcg@10", "valid"
+SCALE_COLUMNS = (
+    "step", "dataset", "laser", "laser_mean", "laser_seeds", "bert4rec_mean", "ratio", "seeds",
+    "vs_profile_percent", "vs_profile_p", "note",
+)
+
+
+def _paired_mean(values: dict[int, float], seeds) -> float:
+    return sum(values[s] for s in seeds) / len(seeds)
+
+
+def scale_frame(steps, pool: Callable[[str], list]):
+    """One row per step and dataset: the ratio is of means over the seeds both sides ran; a step
+    without runs is one row that says which command gives it."""
+    import pandas as pd
+
+    from bench.report.claim_frames import _no_runs, side_row
+    from bench.report.claims import LASER, MAIN
+    from bench.report.frames import paired_wilcoxon
+    from bench.report.paired import paired_effect
+
+    rows: list[dict[str, Any]] = []
+    for step in steps:
+        runs = pool(step.laser.pool)
+        datasets = sorted({r["dataset"] for r in runs if side_row([r], step.laser, r["dataset"], METRIC, STAGE)})
+        if not datasets:
+            rows.append({"step": step.label, "dataset": "-", "note": _no_runs(step.laser, runs)})
+            continue
+        for dataset in datasets:
+            laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
+            ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
+            row = {"step": step.label, "dataset": dataset, "laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
+            seeds = sorted(set(laser.values) & set(ref.values)) if ref else []
+            if not seeds:
+                rows.append({**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)})
+                continue
+            b4r = _paired_mean(ref.values, seeds)
+            row.update(bert4rec_mean=b4r, ratio=_paired_mean(laser.values, seeds) / b4r, seeds=len(seeds))
+            base = side_row(pool(MAIN), LASER, dataset, METRIC, STAGE) if step.of_profile and step.laser != LASER else None
+            if base is not None and (effect := paired_effect(laser.ranks, base.ranks, METRIC, "b")) is not None:
+                row.update(vs_profile_percent=effect.percent, vs_profile_p=paired_wilcoxon(laser.ranks, base.ranks, METRIC)[0])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(SCALE_COLUMNS)).astype({"laser_seeds": "Int64", "seeds": "Int64"})
+
+
+def scale_view(frame):
+    from bench.report.layout import WILCOXON_TEST, Cell, TableView, _present, fmt, fmt_p
+    from bench.report.records import metric_label
+
+    rows = []
+    for r in frame.itertuples(index=False):
+        if not _present(r.ratio):
+            rows.append([Cell(r.step), Cell("–"), Cell("–"), Cell("not run" if r.dataset == "-" else "–"), Cell("–"), Cell("–")])
+            continue
+        change = f"{r.vs_profile_percent:+.1f}%" if _present(r.vs_profile_percent) else "–"
+        rows.append([
+            Cell(f"{r.step} ({r.dataset})"), Cell(f"{fmt(r.laser_mean)} ({r.laser_seeds})"), Cell(fmt(r.bert4rec_mean)),
+            Cell(f"{r.ratio:.2f}x"), Cell(change), Cell(fmt_p(r.vs_profile_p) if _present(r.vs_profile_p) else "–"),
+        ])
+    label = metric_label(METRIC)
+    notes = [
+        f"Validation {label} (the steps are chosen on validation). Laser: mean over its seeds (how many in brackets); "
+        "BERT4Rec: the same regime's (the main suite's, or the few-shot suite's) over the seeds both ran; Laser / BERT4Rec: the ratio of those means.",
+        "vs profile: the step against the cpu profile's own Laser runs, in % of the profile's, over the seeds both ran; "
+        "p: " + WILCOXON_TEST.format(pair="step vs profile") + " (below 0.05 and within the time budget, a step is adopted into the profile).",
+    ]
+    notes += [f"{r.step}: {r.note.strip().rstrip('.')}." for r in frame.itertuples(index=False) if isinstance(r.note, str) and r.note.strip()]
+    columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p"]
+    return TableView("Scale: Laser against its BERT4Rec at each step toward the paper's configuration", columns, rows, notes=notes, left=1)
