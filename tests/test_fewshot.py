@@ -260,14 +260,28 @@ def test_lasers_frozen_encoder_and_mformer_pretraining_see_the_training_users_on
 # ---------------------------------------------------------------- suites and reports
 
 
-def test_fewshot_suites_are_the_main_suite_on_a_fraction():
+def test_fewshot_suites_are_the_main_suite_on_a_fraction_with_its_training_in_steps():
+    """The same runs on another split, each schedule scaled so that it trains as many optimizer
+    steps as the main suite's run: every count of epochs 1/f times, or 1/f rows per user."""
     from bench.suites import expand, load_suite
+    from laser.config import ID_ENCODER_CPU, resolve
 
     main = load_suite("main")
+    main_specs = {(s.name, s.dataset, s.seed): s for s in expand(main)}
     for name, fraction in (("fewshot5", 0.05), ("fewshot20", 0.2)):
         suite = load_suite(name)
         assert suite.split == {"train_fraction": fraction} and suite.seeds == main.seeds
-        assert expand(suite) == expand(main)  # the same runs, on another split
+        specs = {(s.name, s.dataset, s.seed): s for s in expand(suite)}
+        assert specs.keys() == main_specs.keys()
+        scale = round(1 / fraction)
+        id_based = {**ID_ENCODER_CPU, "stopping_step": ID_ENCODER_CPU["stopping_step"] * scale, "epochs": ID_ENCODER_CPU["epochs"] * scale}
+        laser = {"profile": "cpu", "examples_per_user": scale, "pretrain_epochs": resolve({"profile": "cpu"}).pretrain_epochs * scale, "id_encoder_config": id_based}
+        expected = {
+            "laser": laser, "mformer_tower": laser, "laser_fusion": {"laser": laser},
+            "lora": {"profile": "cpu", "examples_per_user": scale}, "full_ft": {"profile": "cpu", "examples_per_user": scale}, "pop": {},
+        }
+        for ident, spec in specs.items():
+            assert spec.config == expected.get(spec.name, id_based), ident
 
 
 def record(name: str, seed: int, split_settings: dict | None, key: str) -> dict:
