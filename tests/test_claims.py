@@ -82,9 +82,12 @@ def test_a_claim_with_no_records_reads_untested_here(tmp_path):
 
 
 def few_shot(record: dict, fraction: float) -> dict:
-    """The record as if its run had trained on `fraction` of the users (its own key)."""
+    """The record as if its run had been its few-shot suite's, trained on `fraction` of the users (its own key)."""
+    from bench.suites import expand, load_suite
+
     out = copy.deepcopy(record)
     out["split_settings"] = {**(out.get("split_settings") or {}), "train_fraction": fraction, "train_fraction_seed": 0}
+    out["config"] = next(s.config for s in expand(load_suite(f"fewshot{round(fraction * 100)}")) if s.name == record["name"])
     out["key"] = f"fs{fraction:g}-{out['key']}"
     return out
 
@@ -160,7 +163,7 @@ def test_the_scale_section_sets_each_step_against_its_own_regimes_bert4rec():
     against the few-shot BERT4Rec, not the main one; a step with no runs says how to run it."""
     from bench.report.build import suite_records
     from bench.report.claims import SCALE_STEPS
-    from bench.report.scale import scale_frame
+    from bench.report.scale import goal_line, scale_frame
 
     laser, bert4rec = committed("laser-"), committed("bert4rec-")
     records = laser + bert4rec + [few_shot(r, 0.05) for r in laser] + [few_shot(valid_scaled(r, 4.0), 0.05) for r in bert4rec]
@@ -177,6 +180,10 @@ def test_the_scale_section_sets_each_step_against_its_own_regimes_bert4rec():
     assert released["bert4rec_mean"] == profile["bert4rec_mean"]
     assert five["bert4rec_mean"] < profile["bert4rec_mean"] / 2 and five["ratio"] > 1 and np.isnan(five["vs_profile_p"])
     assert "bench ablate --component history" in frame.loc[SCALE_STEPS[3].label, "note"]
+    # the goal is read on test: the committed Laser stands short of 0.8x; with test ranks cut to a fifth it reaches it
+    assert "0.53x over 3 seeds" in goal_line(pool) and "short of it" in goal_line(pool)
+    better = [scaled(r, 0.2) for r in laser] + bert4rec
+    assert "reached" in goal_line(lambda name: suite_records(better, name) if name == "main" else [])
 
 
 def test_the_best_rival_stands_for_a_side_of_several_rows():

@@ -41,7 +41,7 @@ def _carries_lines(probes, controls, groups, group_notes: Sequence[str]) -> list
     return lines
 
 
-def _scale_lines(scale, figure: list[Path]) -> list[str]:
+def _scale_lines(scale, figure: list[Path], goal: str) -> list[str]:
     from bench.report.render import markdown_table
     from bench.report.scale import scale_view
 
@@ -51,13 +51,15 @@ def _scale_lines(scale, figure: list[Path]) -> list[str]:
         "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite fewshot5` a regime.",
         "",
     ]
+    if goal:
+        lines += [goal, ""]
     if figure:
         caption = "Laser / BERT4Rec on validation at each measured step; 1: level with its encoder, dashed: the 0.8 goal"
         lines += [f"![{caption}]({figure[0].name})", "", f"*{caption}* ([PDF]({figure[1].name}))", ""]
     return lines + [markdown_table(scale_view(scale))]
 
 
-def claims_readme(frame, figure: list[Path], probes, controls, groups, group_notes: Sequence[str], scale, scale_figure: list[Path]) -> str:
+def claims_readme(frame, figure: list[Path], probes, controls, groups, group_notes: Sequence[str], scale, scale_figure: list[Path], goal: str) -> str:
     from bench.report.claim_views import claims_view, verdict_counts
     from bench.report.layout import PROTOCOL
     from bench.report.render import markdown_table
@@ -75,7 +77,7 @@ def claims_readme(frame, figure: list[Path], probes, controls, groups, group_not
     lines += _figure_lines(figure)
     lines += ["## Claims", "", markdown_table(claims_view(frame))]
     lines += _carries_lines(probes, controls, groups, group_notes)
-    lines += _scale_lines(scale, scale_figure)
+    lines += _scale_lines(scale, scale_figure, goal)
     return "\n".join(lines)
 
 
@@ -88,7 +90,7 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
     from bench.report.claims import CLAIMS, MAIN, SCALE_STEPS
     from bench.report.figures import claims_figure, scale_figure
     from bench.report.probe_frames import control_frame, probe_frame
-    from bench.report.scale import scale_frame
+    from bench.report.scale import goal_line, scale_frame
     from bench.report.user_groups import user_group_section
 
     frame = claims_frame(CLAIMS, pool, load_paper_results())
@@ -103,5 +105,5 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
         if stem in ("claims", "scale") or not table.empty:
             atomic_write_text(folder / f"{stem}.csv", table.to_csv(index=False))
             written.append(folder / f"{stem}.csv")
-    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes, scale, scale_plot))
+    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes, scale, scale_plot, goal_line(pool)))
     return written + [folder / "README.md"]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 METRIC, STAGE = "ndcg@10", "valid"
+GOAL = 0.8  # Laser's test NDCG@10 against its BERT4Rec's, mean of the main suite's seeds
 SCALE_COLUMNS = (
     "step", "dataset", "laser", "laser_mean", "laser_seeds", "bert4rec_mean", "ratio", "seeds",
     "vs_profile_percent", "vs_profile_p", "note",
@@ -77,3 +78,23 @@ def scale_view(frame):
     notes += [f"{r.step}: {r.note.strip().rstrip('.')}." for r in frame.itertuples(index=False) if isinstance(r.note, str) and r.note.strip()]
     columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p"]
     return TableView("Scale: Laser against its BERT4Rec at each step toward the paper's configuration", columns, rows, notes=notes, left=1)
+
+
+def goal_line(pool: Callable[[str], list]) -> str:
+    """How far the main suite's Laser stands from the goal, on test (read once, not chosen on)."""
+    from bench.report.claim_frames import side_row
+    from bench.report.claims import BERT4REC, LASER, MAIN
+
+    runs = pool(MAIN)
+    lines = []
+    for dataset in sorted({r["dataset"] for r in runs}):
+        laser, ref = side_row(runs, LASER, dataset, METRIC, "test"), side_row(runs, BERT4REC, dataset, METRIC, "test")
+        seeds = sorted(set(laser.values) & set(ref.values)) if laser and ref else []
+        if seeds:
+            ratio = _paired_mean(laser.values, seeds) / _paired_mean(ref.values, seeds)
+            where = "reached" if ratio >= GOAL else f"{GOAL - ratio:.2f} short of it"
+            lines.append(
+                f"The goal for the cpu profile: Laser's test NDCG@10 at least {GOAL}x its BERT4Rec's over the main suite's seeds. "
+                f"On {dataset} today: {ratio:.2f}x over {len(seeds)} seeds ({_paired_mean(laser.values, seeds):.4f} against {_paired_mean(ref.values, seeds):.4f}), {where}."
+            )
+    return " ".join(lines)
