@@ -175,7 +175,8 @@ def test_the_scale_section_sets_each_step_against_its_own_regimes_bert4rec():
     frame = scale_frame(SCALE_STEPS, pool).set_index("step")
     profile, released, five = (frame.loc[s.label] for s in (SCALE_STEPS[0], SCALE_STEPS[1], SCALE_STEPS[-1]))
     assert profile["ratio"] == pytest.approx(profile["laser_mean"] / profile["bert4rec_mean"]) and profile["ratio"] < 1
-    assert np.isnan(profile["vs_profile_p"])
+    assert np.isnan(profile["vs_profile_p"]) and profile["examples_seen"] == 9430  # 10 epochs of 943 rows
+    assert profile["minutes"] == pytest.approx(np.mean([r["timings"]["total_s"] for r in laser]) / 60)
     assert released["laser"] == "laser/K8_L32" and released["vs_profile_percent"] > 20 and released["vs_profile_p"] < 0.05
     assert released["bert4rec_mean"] == profile["bert4rec_mean"]
     assert five["bert4rec_mean"] < profile["bert4rec_mean"] / 2 and five["ratio"] > 1 and np.isnan(five["vs_profile_p"])

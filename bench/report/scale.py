@@ -12,8 +12,19 @@ METRIC, STAGE = "ndcg@10", "valid"
 GOAL = 0.8  # Laser's test NDCG@10 against its BERT4Rec's, mean of the main suite's seeds
 SCALE_COLUMNS = (
     "step", "dataset", "laser", "laser_mean", "laser_seeds", "bert4rec_mean", "ratio", "seeds",
-    "vs_profile_percent", "vs_profile_p", "note",
+    "vs_profile_percent", "vs_profile_p", "examples_seen", "minutes", "note",
 )
+
+
+def _mean_or_nan(values: list) -> float:
+    return sum(values) / len(values) if values and None not in values else float("nan")
+
+
+def _cost(records) -> dict[str, float]:
+    """Mean examples seen in LLM training and mean wall minutes of a side's runs."""
+    seen = [((r.get("training") or {}).get("curve") or [{}])[-1].get("examples_seen") for r in records]
+    seconds = [(r.get("timings") or {}).get("total_s") for r in records]
+    return {"examples_seen": _mean_or_nan(seen), "minutes": _mean_or_nan(seconds) / 60}
 
 
 def _paired_mean(values: dict[int, float], seeds) -> float:
@@ -41,6 +52,7 @@ def scale_frame(steps, pool: Callable[[str], list]):
             laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
             ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
             row = {"step": step.label, "dataset": dataset, "laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
+            row.update(_cost([r for r in runs if r.get("name") == laser.name and side_row([r], step.laser, dataset, METRIC, STAGE)]))
             seeds = sorted(set(laser.values) & set(ref.values)) if ref else []
             if not seeds:
                 rows.append({**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)})
@@ -61,12 +73,13 @@ def scale_view(frame):
     rows = []
     for r in frame.itertuples(index=False):
         if not _present(r.ratio):
-            rows.append([Cell(r.step), Cell("–"), Cell("–"), Cell("not run" if r.dataset == "-" else "–"), Cell("–"), Cell("–")])
+            rows.append([Cell(r.step), Cell("–"), Cell("–"), Cell("not run" if r.dataset == "-" else "–")] + [Cell("–")] * 4)
             continue
         change = f"{r.vs_profile_percent:+.1f}%" if _present(r.vs_profile_percent) else "–"
         rows.append([
             Cell(f"{r.step} ({r.dataset})"), Cell(f"{fmt(r.laser_mean)} ({r.laser_seeds})"), Cell(fmt(r.bert4rec_mean)),
             Cell(f"{r.ratio:.2f}x"), Cell(change), Cell(fmt_p(r.vs_profile_p) if _present(r.vs_profile_p) else "–"),
+            Cell(f"{r.examples_seen:,.0f}" if _present(r.examples_seen) else "–"), Cell(f"{r.minutes:.0f}" if _present(r.minutes) else "–"),
         ])
     label = metric_label(METRIC)
     notes = [
@@ -76,7 +89,8 @@ def scale_view(frame):
         "p: " + WILCOXON_TEST.format(pair="step vs profile") + " (below 0.05 and within the time budget, a step is adopted into the profile).",
     ]
     notes += [f"{r.step}: {r.note.strip().rstrip('.')}." for r in frame.itertuples(index=False) if isinstance(r.note, str) and r.note.strip()]
-    columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p"]
+    notes.append("Examples: the training examples Laser's LLM phases saw; minutes: a run's wall time, pre-training, probes and evaluation included (each record names its host, threads and arithmetic).")
+    columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p", "Examples", "Minutes"]
     return TableView("Scale: Laser against its BERT4Rec at each step toward the paper's configuration", columns, rows, notes=notes, left=1)
 
 
