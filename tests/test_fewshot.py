@@ -131,11 +131,15 @@ def test_committed_records_keep_their_split_and_fewshot_suites_get_their_own(tmp
     from bench.runner import prepare_split
     from bench.suites import load_suite
 
-    committed = {json.loads(p.read_text())["split_hash"] for p in (ROOT / "results" / "runs" / "ml-100k").glob("*.json")}
+    records = [json.loads(p.read_text()) for p in (ROOT / "results" / "runs" / "ml-100k").glob("*.json")]
+    committed = {r["split_hash"] for r in records if (r.get("split_settings") or {}).get("train_fraction", 1.0) == 1.0}
     main = prepare_split("ml-100k", tmp_path, load_suite("main").split)
     assert committed == {main.hash} and main.n_train_users == main.n_users
     five = prepare_split("ml-100k", tmp_path, load_suite("fewshot5").split)
     assert five.hash != main.hash and five.n_users == main.n_users and five.n_train_users == n_training_users(main.n_users, 0.05) == 47
+    twenty = prepare_split("ml-100k", tmp_path, load_suite("fewshot20").split)
+    # the committed few-shot records name their suites' splits
+    assert {r["split_hash"] for r in records} == {main.hash, five.hash, twenty.hash}
 
 
 def test_saved_split_records_its_training_users_and_round_trips(few, data, tmp_path):

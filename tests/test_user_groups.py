@@ -23,7 +23,7 @@ def committed_laser() -> dict:
 def test_the_user_group_view_gives_what_where_laser_loses_py_gave():
     """The committed main-suite records, grouped as reports/experiments/where_laser_loses.py did
     before this view replaced it (tests/data/where_laser_loses.json: its numbers, then). Laser's
-    three seeds and LoRA's seed 0 were retrained since (same keys): their ranks as the script read
+    three seeds, LoRA's seed 0 and full FT's seed 0 were retrained since (same keys): their ranks as the script read
     them are tests/data/ranks_before_retraining.json."""
     from bench.report.build import suite_records
     from bench.report.user_groups import user_group_section
