@@ -77,6 +77,10 @@ class ParameterShare:
 
 
 LASER = Side(families=(LASER_FAMILY,))
+
+
+def laser_in(pool: str) -> Side:
+    return Side(pool, families=(LASER_FAMILY,))
 EXPERTS_8_32 = (("experts", 8), ("queries", 32))
 
 CLAIMS: tuple[Comparison | ParameterShare, ...] = (
@@ -154,12 +158,12 @@ CLAIMS: tuple[Comparison | ParameterShare, ...] = (
     # of the users from scratch, every method alike, Laser's frozen encoder and pre-training included
     Comparison(
         "F3-5%", "Fig. 3", "with 5% of the training users, Laser is above every baseline",
-        "shown in a figure, no numbers (after transfer from Pet)", a=Side("fewshot5", families=(LASER_FAMILY,)),
+        "shown in a figure, no numbers (after transfer from Pet)", a=laser_in("fewshot5"),
         b=Side("fewshot5", families=BASELINE_FAMILIES), paper_effect=None,
     ),
     Comparison(
         "F3-20%", "Fig. 3 (ours: 20%)", "with 20% of the training users, Laser is above every baseline",
-        "not in the paper (it shows 5% only)", a=Side("fewshot20", families=(LASER_FAMILY,)),
+        "not in the paper (it shows 5% only)", a=laser_in("fewshot20"),
         b=Side("fewshot20", families=BASELINE_FAMILIES), paper_effect=None,
     ),
 )
@@ -187,6 +191,6 @@ SCALE_STEPS: tuple[ScaleStep, ...] = (
     ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC),
     ScaleStep("10 titles of history", Side("history", settings=(("history", 10),)), BERT4REC),
     ScaleStep("all 30 LLM layers", Side("llm_layers", settings=(("llm_layers", None),)), BERT4REC),
-    ScaleStep("trained on 20% of the users", Side("fewshot20", families=(LASER_FAMILY,)), Side("fewshot20", methods=("bert4rec",)), of_profile=False),
-    ScaleStep("trained on 5% of the users", Side("fewshot5", families=(LASER_FAMILY,)), Side("fewshot5", methods=("bert4rec",)), of_profile=False),
+    ScaleStep("trained on 20% of the users", laser_in("fewshot20"), Side("fewshot20", methods=("bert4rec",)), of_profile=False),
+    ScaleStep("trained on 5% of the users", laser_in("fewshot5"), Side("fewshot5", methods=("bert4rec",)), of_profile=False),
 )

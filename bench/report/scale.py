@@ -31,12 +31,20 @@ def _paired_mean(values: dict[int, float], seeds) -> float:
     return sum(values[s] for s in seeds) / len(seeds)
 
 
+def _ratio(laser, ref) -> tuple[float, float, list[int]]:
+    """(Laser's mean, BERT4Rec's mean, seeds) over the seeds both rows ran; (NaN, NaN, []) without a shared seed."""
+    seeds = sorted(set(laser.values) & set(ref.values)) if laser and ref else []
+    if not seeds:
+        return float("nan"), float("nan"), []
+    return _paired_mean(laser.values, seeds), _paired_mean(ref.values, seeds), seeds
+
+
 def scale_frame(steps, pool: Callable[[str], list]):
     """One row per step and dataset: the ratio is of means over the seeds both sides ran; a step
     without runs is one row that says which command gives it."""
     import pandas as pd
 
-    from bench.report.claim_frames import _no_runs, side_row
+    from bench.report.claim_frames import _matches, _no_runs, side_row
     from bench.report.claims import LASER, MAIN
     from bench.report.frames import paired_wilcoxon
     from bench.report.paired import paired_effect
@@ -52,13 +60,12 @@ def scale_frame(steps, pool: Callable[[str], list]):
             laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
             ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
             row = {"step": step.label, "dataset": dataset, "laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
-            row.update(_cost([r for r in runs if r.get("name") == laser.name and side_row([r], step.laser, dataset, METRIC, STAGE)]))
-            seeds = sorted(set(laser.values) & set(ref.values)) if ref else []
+            row.update(_cost([r for r in runs if r.get("dataset") == dataset and r.get("name") == laser.name and _matches(r, step.laser)]))
+            laser_mean, b4r, seeds = _ratio(laser, ref)
             if not seeds:
                 rows.append({**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)})
                 continue
-            b4r = _paired_mean(ref.values, seeds)
-            row.update(bert4rec_mean=b4r, ratio=_paired_mean(laser.values, seeds) / b4r, seeds=len(seeds))
+            row.update(bert4rec_mean=b4r, ratio=laser_mean / b4r, seeds=len(seeds))
             base = side_row(pool(MAIN), LASER, dataset, METRIC, STAGE) if step.of_profile and step.laser != LASER else None
             if base is not None and (effect := paired_effect(laser.ranks, base.ranks, METRIC, "b")) is not None:
                 row.update(vs_profile_percent=effect.percent, vs_profile_p=paired_wilcoxon(laser.ranks, base.ranks, METRIC)[0])
@@ -102,13 +109,12 @@ def goal_line(pool: Callable[[str], list]) -> str:
     runs = pool(MAIN)
     lines = []
     for dataset in sorted({r["dataset"] for r in runs}):
-        laser, ref = side_row(runs, LASER, dataset, METRIC, "test"), side_row(runs, BERT4REC, dataset, METRIC, "test")
-        seeds = sorted(set(laser.values) & set(ref.values)) if laser and ref else []
+        laser_mean, b4r, seeds = _ratio(side_row(runs, LASER, dataset, METRIC, "test"), side_row(runs, BERT4REC, dataset, METRIC, "test"))
         if seeds:
-            ratio = _paired_mean(laser.values, seeds) / _paired_mean(ref.values, seeds)
+            ratio = laser_mean / b4r
             where = "reached" if ratio >= GOAL else f"{GOAL - ratio:.2f} short of it"
             lines.append(
                 f"The goal for the cpu profile: Laser's test NDCG@10 at least {GOAL}x its BERT4Rec's over the main suite's seeds. "
-                f"On {dataset} today: {ratio:.2f}x over {len(seeds)} seeds ({_paired_mean(laser.values, seeds):.4f} against {_paired_mean(ref.values, seeds):.4f}), {where}."
+                f"On {dataset} today: {ratio:.2f}x over {len(seeds)} seeds ({laser_mean:.4f} against {b4r:.4f}), {where}."
             )
     return " ".join(lines)
