@@ -14,15 +14,17 @@ import pytest
 from bench.report.ablation_frames import ablation_records, load_paper_results
 from bench.report.claim_frames import HOLDS, NOT_SIGNIFICANT, REVERSED, UNTESTED, claims_frame
 from bench.report.claims import CLAIMS, Comparison, Side
-from bench.results import iter_records, record_path, write_record
+from bench.results import iter_records, record_path, train_fraction, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "results" / "runs" / "ml-100k"
 
 
 def committed(*stems: str) -> list[dict]:
-    """Committed records by file-name stem prefix (e.g. "laser-", "laser__no_moe-")."""
-    return [json.loads(p.read_text()) for stem in stems for p in sorted(RUNS.glob(f"{stem}*.json"))]
+    """Committed records on the full split by file-name stem prefix (e.g. "laser-", "laser__no_moe-");
+    the few-shot suites' runs share the names."""
+    records = [json.loads(p.read_text()) for stem in stems for p in sorted(RUNS.glob(f"{stem}*.json"))]
+    return [r for r in records if train_fraction(r) == 1.0]
 
 
 def write_all(results: Path, records) -> None:
