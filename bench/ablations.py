@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.errors import unknown
 from bench.methods import METHODS
 from bench.suites import RunSpec, SuiteConfig, load_suite
 
@@ -48,10 +49,18 @@ def base_config(profile: str | None, llm: str | None, suite: SuiteConfig | None 
     return cfg
 
 
-def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str | None = None, llm: str | None = None, suite: SuiteConfig | None = None) -> list[RunSpec]:
+def ablation_specs(component: str, dataset: str, seeds: list[int], profile: str | None = None, llm: str | None = None, suite: SuiteConfig | None = None, only: list[str] | None = None) -> list[RunSpec]:
+    """`only`: run these variants of the component and no others (each ablation run costs hours
+    on a CPU); None runs them all."""
     base = base_config(profile, llm, suite)
+    table = variants(component, resolved_profile(base))
+    for name in only or ():
+        if name not in table:
+            raise unknown(f"variant of {component}", name, table)
     specs = []
-    for variant, overrides in variants(component, resolved_profile(base)).items():
+    for variant, overrides in table.items():
+        if only is not None and variant not in only:
+            continue
         name = METHOD if variant == "full" else f"{METHOD}/{variant}"
         for seed in seeds:
             specs.append(RunSpec(name, METHOD, dataset, seed, {**base, **overrides}, tags={"component": component, "variant": variant}))

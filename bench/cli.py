@@ -228,7 +228,7 @@ def cmd_ablate(args) -> int:
 
     suite = main_suite()  # its Laser config and its split: the `full` variant is the main table's run
     seeds = args.seeds or [0]
-    specs = ablation_specs(args.component, dataset=args.dataset, seeds=seeds, profile=args.profile, llm=args.llm, suite=suite)
+    specs = ablation_specs(args.component, dataset=args.dataset, seeds=seeds, profile=args.profile, llm=args.llm, suite=suite, only=args.variants)
     specs = apply_settings(specs, args.set)
     tally: Counter = Counter()
     records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend, tally=tally)
@@ -430,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", default="ml-100k", help="dataset name or atomic directory (default: ml-100k)")
     s.add_argument("--profile", help="Laser profile of the base config, e.g. cpu | paper (default: the main suite's Laser config as it stands)")
     s.add_argument("--seeds", nargs="+", type=count(0), help="seeds (default: 0)")
+    s.add_argument("--variants", nargs="+", help="only these variants of the component, e.g. full K8_L4 (default: all; a name it lacks is refused with the list)")
     s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib)")
     _add_joblib_backend(s)
     s.add_argument("--force", action="store_true", help="rerun finished runs")

@@ -666,3 +666,10 @@ def test_byte_order_mark_is_not_part_of_the_header(tmp_path):
 
     d = load_atomic(write_data(tmp_path, ("\ufeff" + "\n".join([HEADER, *rows()])).encode("utf-8")))
     assert d.n_users == 3
+
+
+def test_an_unknown_ablation_variant_fails_before_any_run_and_names_the_near_one(tmp_path, capsys):
+    results = tmp_path / "results"
+    rc, out, err = run_cli(["ablate", "--quiet", "--component", "experts", "--variants", "K8_L4", "K8L32"], results, capsys)
+    assert_clean_failure(rc, out, err, results, "unknown variant of experts 'K8L32' (did you mean: K8_L32")
+    assert_no_work(results)

@@ -145,3 +145,16 @@ def test_an_ablations_full_run_is_the_main_suites_laser_run(toy_split):
             assert method_key("laser", METHODS.get("laser")(s.config), record["split_hash"], s.seed) == record["key"], component
         variants = {run_key(s, toy_split) for s in specs if s.tags["variant"] != "full"}
         assert not variants & {run_key(s, toy_split) for s in full}, component
+
+
+def test_ablate_variants_runs_the_named_variants_of_the_component_and_no_other():
+    from bench.ablations import ablation_specs, variants
+
+    table = variants("experts", "cpu")
+    specs = ablation_specs("experts", "ml-100k", [0, 1], only=["K8_L4", "full"])
+    assert sorted({s.tags["variant"] for s in specs}) == ["K8_L4", "full"]
+    assert len(specs) == 4
+    k8 = [s for s in specs if s.tags["variant"] == "K8_L4"]
+    assert all(s.config["experts"] == 8 and s.config["queries"] == 4 for s in k8)
+    assert specs == [s for s in ablation_specs("experts", "ml-100k", [0, 1]) if s.tags["variant"] in ("K8_L4", "full")]
+    assert len(ablation_specs("experts", "ml-100k", [0])) == len(table)
