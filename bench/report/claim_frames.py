@@ -126,10 +126,11 @@ def _no_runs(side: Side, records: Sequence[dict[str, Any]], dataset: str | None 
     if side.pool in SUITE_POOLS:
         suite = "the main suite" if side.pool == MAIN else f"the {side.pool} suite"
         return f"no finished run of {suite}{where} is on this side (bench run --suite {side.pool})"
+    command = f"bench ablate --component {side.pool}" + (f" --variants {side.variant}" if side.variant else "")
     if not any(is_ok(r) for r in records):
-        return f"the {side.pool} ablation has no finished run (bench ablate --component {side.pool})"
+        return f"the {side.pool} ablation has no finished run ({command})"
     wanted = f"variant {side.variant}" if side.variant else ", ".join(f"{k} = {v}" for k, v in side.settings) if side.settings else "its variants"
-    return f"no finished run of the {side.pool} ablation{where} with {wanted} (bench ablate --component {side.pool})"
+    return f"no finished run of the {side.pool} ablation{where} with {wanted} ({command})"
 
 
 def comparison_rows(claim: Comparison, pool: Callable[[str], list], paper) -> list[dict[str, Any]]:

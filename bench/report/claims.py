@@ -187,6 +187,9 @@ BERT4REC = Side(methods=("bert4rec",))
 # few-shot regimes; a step's runs may stand on the best setting so far (their configs say which)
 SCALE_STEPS: tuple[ScaleStep, ...] = (
     ScaleStep("cpu profile: K 4 x L 4, M-Former 2 x 128 from scratch, 3 titles, 15 of 30 layers", LASER, BERT4REC),
+    ScaleStep("K 8 experts (L 4)", Side("experts", settings=(("experts", 8), ("queries", 4))), BERT4REC),
+    ScaleStep("L 16 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 16))), BERT4REC),
+    ScaleStep("L 32 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 32))), BERT4REC),
     ScaleStep("K 8 x L 32 (the released code's)", Side("experts", settings=EXPERTS_8_32), BERT4REC),
     ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC),
     ScaleStep("10 titles of history", Side("history", settings=(("history", 10),)), BERT4REC),
