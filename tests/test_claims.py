@@ -316,3 +316,18 @@ def test_the_tower_finding_says_whether_the_llm_adds_to_m_former():
     assert any("significantly below it, so the LLM path adds to" in line for line in findings(no_probes, worse))
     same = control_frame(laser + [tower(r, 1.0) for r in laser])
     assert any("nothing here shows the LLM adding" in line for line in findings(no_probes, same))
+
+
+def test_the_stretch_line_is_met_only_by_a_regime_where_laser_stands_significantly_above_its_bert4rec():
+    """The committed main suite has Laser far below its BERT4Rec: not met; a few-shot regime whose
+    Laser test ranks are cut to a fifth meets it, and a regime without Laser says how to run it."""
+    from bench.report.build import suite_records
+    from bench.report.scale import stretch_line
+
+    laser, bert4rec = committed("laser-"), committed("bert4rec-")
+    main = stretch_line(lambda name: suite_records(laser + bert4rec, name))
+    assert main.endswith("Not met.") and "the main suite on ml-100k -" in main and "3 seeds" in main
+    assert "the fewshot20 suite: no Laser run (bench run --suite fewshot20 --methods laser)" in main
+    few = [few_shot(scaled(r, 0.2), 0.05) for r in laser] + [few_shot(r, 0.05) for r in bert4rec]
+    line = stretch_line(lambda name: suite_records(laser + bert4rec + few, name))
+    assert line.endswith("Met.") and "the fewshot5 suite on ml-100k +" in line

@@ -90,7 +90,7 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
     from bench.report.claims import CLAIMS, MAIN, SCALE_STEPS
     from bench.report.figures import claims_figure, scale_figure
     from bench.report.probe_frames import control_frame, probe_frame
-    from bench.report.scale import goal_line, scale_frame
+    from bench.report.scale import goal_line, scale_frame, stretch_line
     from bench.report.user_groups import user_group_section
 
     frame = claims_frame(CLAIMS, pool, load_paper_results())
@@ -105,5 +105,5 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
         if stem in ("claims", "scale") or not table.empty:
             atomic_write_text(folder / f"{stem}.csv", table.to_csv(index=False))
             written.append(folder / f"{stem}.csv")
-    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes, scale, scale_plot, goal_line(pool)))
+    atomic_write_text(folder / "README.md", claims_readme(frame, figure, probes, controls, groups, group_notes, scale, scale_plot, "\n\n".join(filter(None, (goal_line(pool), stretch_line(pool))))))
     return written + [folder / "README.md"]

@@ -10,6 +10,7 @@ from typing import Any
 
 METRIC, STAGE = "ndcg@10", "valid"
 GOAL = 0.8  # Laser's test NDCG@10 against its BERT4Rec's, mean of the main suite's seeds
+STRETCH_P = 0.05  # the stretch target: Laser significantly above its BERT4Rec in some regime
 SCALE_COLUMNS = (
     "step", "dataset", "laser", "laser_mean", "laser_seeds", "bert4rec_mean", "ratio", "seeds",
     "vs_profile_percent", "vs_profile_p", "examples_seen", "minutes", "note",
@@ -118,3 +119,36 @@ def goal_line(pool: Callable[[str], list]) -> str:
                 f"On {dataset} today: {ratio:.2f}x over {len(seeds)} seeds ({laser_mean:.4f} against {b4r:.4f}), {where}."
             )
     return " ".join(lines)
+
+
+def stretch_line(pool: Callable[[str], list]) -> str:
+    """Whether Laser stands significantly above its own BERT4Rec, on test, in any regime measured
+    (the main suite and each few-shot suite): each regime's paired change and p."""
+    from bench.report.claim_frames import side_row
+    from bench.report.claims import BERT4REC, MAIN, SUITE_POOLS, Side, laser_in
+    from bench.report.frames import paired_wilcoxon
+    from bench.report.layout import fmt_p
+    from bench.report.paired import paired_effect
+    from bench.report.records import metric_label
+
+    parts, met = [], False
+    for suite in SUITE_POOLS:
+        runs, name = pool(suite), "the main suite" if suite == MAIN else f"the {suite} suite"
+        datasets = sorted({r["dataset"] for r in runs if side_row([r], laser_in(suite), r["dataset"], METRIC, "test")})
+        if not datasets:
+            parts.append(f"{name}: no Laser run (bench run --suite {suite} --methods laser)")
+        for dataset in datasets:
+            laser = side_row(runs, laser_in(suite), dataset, METRIC, "test")
+            ref = side_row(runs, Side(suite, methods=BERT4REC.methods), dataset, METRIC, "test")
+            effect = paired_effect(laser.ranks, ref.ranks, METRIC, "b") if ref is not None else None
+            if effect is None:
+                parts.append(f"{name} on {dataset}: no BERT4Rec run of the same seeds")
+                continue
+            p = paired_wilcoxon(laser.ranks, ref.ranks, METRIC)[0]
+            met = met or (effect.percent > 0 and p < STRETCH_P)
+            seeds = sorted(set(laser.values) & set(ref.values))
+            parts.append(f"{name} on {dataset} {effect.percent:+.1f}% (p = {fmt_p(p)}, {len(seeds)} seed{'s' * (len(seeds) > 1)})")
+    return (
+        f"The stretch target: Laser above its BERT4Rec on test with p < {STRETCH_P} in at least one regime measured. "
+        f"Laser against its BERT4Rec, {metric_label(METRIC)}: " + "; ".join(parts) + (". Met." if met else ". Not met.")
+    )
