@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.errors import unknown
+from bench.errors import UserError, unknown
 from bench.registry import Registry
 
 
@@ -121,6 +121,14 @@ class Method(ABC):
     def config_with_llm(cls, config: Mapping[str, Any], llm: str) -> Mapping[str, Any]:
         """`config` with its LLM set to the folder `llm` (`--llm`); unchanged for a method without one."""
         return config
+
+    @classmethod
+    def config_for_fraction(cls, config: Mapping[str, Any], scale: int) -> Mapping[str, Any]:
+        """`config` for a split that trains on 1/`scale` of the users, so that the run makes the
+        optimizer steps the full split's run makes: every setting counted in passes over the
+        training users (epochs, patience, rows drawn per user) `scale` times. A few-shot suite
+        (`split: {train_fraction: f}`) applies it to every run, scale = round(1/f)."""
+        raise UserError(f"method {cls.__name__} does not say how its training scales to a fraction of the users (config_for_fraction)")
 
     def kept_weights(self) -> dict[str, Any]:
         """After `fit`: the trained state worth keeping (tensors), enough for `restore`."""

@@ -74,6 +74,12 @@ def load_suite(name_or_path: str) -> SuiteConfig:
     return from_mapping(SuiteConfig, data, str(path))
 
 
+def few_shot_scale(suite: SuiteConfig) -> int:
+    """round(1/f) for a suite that trains on a fraction f of the users; 1 for the full split."""
+    fraction = float((suite.split or {}).get("train_fraction", 1.0))
+    return max(1, round(1 / fraction))
+
+
 def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
     from bench.methods import METHODS
 
@@ -83,6 +89,9 @@ def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int
             if m not in chosen:
                 raise UserError(f"--methods: {m!r} is not a method of suite {suite.name!r} (it has: {', '.join(chosen)})")
         chosen = {m: chosen[m] for m in methods}
+    # a few-shot suite's schedules are written as the full split's: each run is scaled to make
+    # as many optimizer steps (with the full split's epochs, an LLM epoch on 5% of the users is 3 steps)
+    scale = few_shot_scale(suite)
     specs = []
     for display, spec in chosen.items():
         spec = dict(spec or {})
@@ -92,6 +101,8 @@ def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int
         shared = suite.family_defaults.get(getattr(METHODS.get(method), "family", None))
         if shared:
             spec = {**shared, **spec}
+        if scale > 1:
+            spec = dict(METHODS.get(method).config_for_fraction(spec, scale))
         for dataset in suite.datasets:
             for seed in seeds or suite.seeds:
                 specs.append(RunSpec(display, method, dataset, int(seed), spec))

@@ -65,6 +65,12 @@ class LaserFusionMethod(Method):
         self.lam: float | None = None
 
     @classmethod
+    def config_for_fraction(cls, config, scale: int):
+        from laser.method import LaserMethod
+
+        return {**config, "laser": dict(LaserMethod.config_for_fraction(config.get("laser", FusionConfig().laser), scale))}  # the fused run's
+
+    @classmethod
     def config_with_llm(cls, config, llm: str):
         return {**config, "laser": {**config.get("laser", FusionConfig().laser), "llm": llm}}  # the fused Laser run's LLM
 

@@ -32,6 +32,16 @@ class LaserMethod(LLMMethod):
         return resolve(config)
 
     @classmethod
+    def config_for_fraction(cls, config, scale: int):
+        # beside the LLM phases: M-Former pre-training's passes over the users' prefixes, and
+        # the frozen ID encoder, which trains on the same fraction, by its own method's rule
+        from bench.methods import METHODS
+
+        cfg = cls._resolve(config)
+        encoder = METHODS.get(cfg.id_encoder).config_for_fraction(cfg.id_encoder_config, scale)
+        return {**super().config_for_fraction(config, scale), "pretrain_epochs": cfg.pretrain_epochs * scale, "id_encoder_config": dict(encoder)}
+
+    @classmethod
     def ablation_components(cls) -> dict[str, str]:
         from laser.ablations import COMPONENTS
 

@@ -266,7 +266,8 @@ def test_lasers_frozen_encoder_and_mformer_pretraining_see_the_training_users_on
 
 def test_fewshot_suites_are_the_main_suite_on_a_fraction_with_its_training_in_steps():
     """The same runs on another split, each schedule scaled so that it trains as many optimizer
-    steps as the main suite's run: every count of epochs 1/f times, or 1/f rows per user."""
+    steps as the main suite's run: every count of epochs 1/f times, or 1/f rows per user. The
+    suite files write nothing but the fraction: the scaling is the suite expansion's."""
     from bench.suites import expand, load_suite
     from laser.config import ID_ENCODER_CPU, resolve
 
@@ -286,6 +287,45 @@ def test_fewshot_suites_are_the_main_suite_on_a_fraction_with_its_training_in_st
         }
         for ident, spec in specs.items():
             assert spec.config == expected.get(spec.name, id_based), ident
+
+
+def test_every_registered_method_says_how_its_training_scales_to_a_fraction():
+    """A method that forgot would train the full split's epochs on a few-shot split (an LLM epoch
+    of 3 steps at 5%): every registered method scales its counts, or has nothing to train."""
+    from bench.methods import METHODS, Method
+
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        scaled = dict(cls.config_for_fraction({}, 4))
+        assert (scaled == {}) == (name == "pop"), name
+        cls(scaled)  # still a config the method accepts
+
+    class Bare(Method):
+        def fit(self, split, ctx): ...
+        def score(self, histories): ...
+        def parameter_counts(self): ...
+
+    with pytest.raises(UserError, match="Bare does not say how its training scales to a fraction of the users"):
+        Bare.config_for_fraction({}, 4)
+
+
+def test_an_llm_epoch_over_every_prefix_scales_its_epochs_and_a_sampled_one_its_draws():
+    from bench.methods import METHODS
+
+    lora = METHODS.get("lora")
+    base = lora({"profile": "cpu"}).cfg
+    assert lora.config_for_fraction({"profile": "cpu"}, 5) == {"profile": "cpu", "examples_per_user": 5 * base.examples_per_user}
+    every = {"profile": "cpu", "examples": "all_prefixes"}
+    assert lora.config_for_fraction(every, 5) == {**every, "phase1_epochs": 5 * base.phase1_epochs, "phase2_epochs": 5 * base.phase2_epochs}
+
+
+def test_a_suite_that_only_sets_a_fraction_trains_in_the_full_splits_steps(tmp_path):
+    from bench.suites import expand, load_suite
+
+    path = tmp_path / "quarter.yaml"
+    path.write_text("datasets: [ml-100k]\nseeds: [0]\nsplit: {train_fraction: 0.25}\nmethods: {sasrec: {epochs: 30, stopping_step: 3}, pop: {}}\n")
+    specs = {s.name: s.config for s in expand(load_suite(str(path)))}
+    assert specs == {"sasrec": {"epochs": 120, "stopping_step": 12}, "pop": {}}
 
 
 def record(name: str, seed: int, split_settings: dict | None, key: str) -> dict:

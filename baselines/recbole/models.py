@@ -113,6 +113,13 @@ class RecBoleMethod(Method):
     model_name: str = ""
     family = "ID-based"
 
+    @classmethod
+    def config_for_fraction(cls, config, scale: int):
+        # an epoch is every training row of the fraction's users: 1/f times as many epochs, and
+        # patience counted in those smaller epochs, give the full split's steps and wait
+        settings = from_mapping(RecBoleSettings, config, f"method {cls.model_name}")
+        return {**config, "stopping_step": settings.stopping_step * scale, "epochs": settings.epochs * scale}
+
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.settings = from_mapping(RecBoleSettings, config, f"method {self.model_name}")
         defaults = model_defaults(self.model_name)

@@ -70,6 +70,13 @@ class LLMMethod(Method):
         return {**config, "llm": llm}
 
     @classmethod
+    def config_for_fraction(cls, config, scale: int):
+        cfg = cls._resolve(config)
+        if cfg.examples == "sample":  # an epoch draws examples_per_user prefixes of each training user
+            return {**config, "examples_per_user": cfg.examples_per_user * scale}
+        return {**config, "phase1_epochs": cfg.phase1_epochs * scale, "phase2_epochs": cfg.phase2_epochs * scale}
+
+    @classmethod
     def _resolve(cls, config: Mapping[str, Any] | None):
         """The method's config dataclass from its mapping (profile, then explicit keys)."""
         raise NotImplementedError
