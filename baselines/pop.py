@@ -37,11 +37,11 @@ class MostPop(Method):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.cfg = from_mapping(PopConfig, config, "method pop")
+        self._scores = None
 
     @classmethod
     def config_for_fraction(cls, config, scale: int):
         return config  # nothing to train
-        self._scores = None
 
     def fit(self, split, ctx: FitContext) -> dict[str, Any]:
         import torch
