@@ -76,8 +76,9 @@ def load_suite(name_or_path: str) -> SuiteConfig:
 
 def few_shot_scale(suite: SuiteConfig) -> int:
     """round(1/f) for a suite that trains on a fraction f of the users; 1 for the full split."""
-    fraction = float((suite.split or {}).get("train_fraction", 1.0))
-    return max(1, round(1 / fraction))
+    from bench.data.splits import SplitSettings
+
+    return max(1, round(1 / from_mapping(SplitSettings, suite.split, "split settings").train_fraction))
 
 
 def expand(suite: SuiteConfig, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:

@@ -118,14 +118,20 @@ def _row(claim, paper: tuple[float, float, str], note: str = "", **fields) -> di
     }
 
 
+def suite_words(pool: str) -> str:
+    """A suite pool as a page names it: "the main suite", "the fewshot5 suite"."""
+    from bench.report.claims import MAIN
+
+    return "the main suite" if pool == MAIN else f"the {pool} suite"
+
+
 def _no_runs(side: Side, records: Sequence[dict[str, Any]], dataset: str | None = None) -> str:
     """Why a side has no row: which runs would give it one."""
-    from bench.report.claims import MAIN, SUITE_POOLS
+    from bench.report.claims import SUITE_POOLS
 
     where = f" on {dataset}" if dataset else ""
     if side.pool in SUITE_POOLS:
-        suite = "the main suite" if side.pool == MAIN else f"the {side.pool} suite"
-        return f"no finished run of {suite}{where} is on this side (bench run --suite {side.pool})"
+        return f"no finished run of {suite_words(side.pool)}{where} is on this side (bench run --suite {side.pool})"
     command = f"bench ablate --component {side.pool}" + (f" --variants {side.variant}" if side.variant else "")
     if not any(is_ok(r) for r in records):
         return f"the {side.pool} ablation has no finished run ({command})"

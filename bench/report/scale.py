@@ -40,6 +40,13 @@ def _ratio(laser, ref) -> tuple[float, float, list[int]]:
     return _paired_mean(laser.values, seeds), _paired_mean(ref.values, seeds), seeds
 
 
+def _datasets(runs, side, stage: str) -> list[str]:
+    """The datasets on which `side` has a row of `stage`."""
+    from bench.report.claim_frames import side_row
+
+    return sorted({r["dataset"] for r in runs if side_row([r], side, r["dataset"], METRIC, stage)})
+
+
 def scale_frame(steps, pool: Callable[[str], list]):
     """One row per step and dataset: the ratio is of means over the seeds both sides ran; a step
     without runs is one row that says which command gives it."""
@@ -53,7 +60,7 @@ def scale_frame(steps, pool: Callable[[str], list]):
     rows: list[dict[str, Any]] = []
     for step in steps:
         runs = pool(step.laser.pool)
-        datasets = sorted({r["dataset"] for r in runs if side_row([r], step.laser, r["dataset"], METRIC, STAGE)})
+        datasets = _datasets(runs, step.laser, STAGE)
         if not datasets:
             rows.append({"step": step.label, "dataset": "-", "note": _no_runs(step.laser, runs)})
             continue
@@ -124,8 +131,8 @@ def goal_line(pool: Callable[[str], list]) -> str:
 def stretch_line(pool: Callable[[str], list]) -> str:
     """Whether Laser stands significantly above its own BERT4Rec, on test, in any regime measured
     (the main suite and each few-shot suite): each regime's paired change and p."""
-    from bench.report.claim_frames import side_row
-    from bench.report.claims import BERT4REC, MAIN, SUITE_POOLS, Side, laser_in
+    from bench.report.claim_frames import side_row, suite_words
+    from bench.report.claims import BERT4REC, SUITE_POOLS, Side, laser_in
     from bench.report.frames import paired_wilcoxon
     from bench.report.layout import fmt_p
     from bench.report.paired import paired_effect
@@ -133,12 +140,12 @@ def stretch_line(pool: Callable[[str], list]) -> str:
 
     parts, met = [], False
     for suite in SUITE_POOLS:
-        runs, name = pool(suite), "the main suite" if suite == MAIN else f"the {suite} suite"
-        datasets = sorted({r["dataset"] for r in runs if side_row([r], laser_in(suite), r["dataset"], METRIC, "test")})
+        runs, name, side = pool(suite), suite_words(suite), laser_in(suite)
+        datasets = _datasets(runs, side, "test")
         if not datasets:
             parts.append(f"{name}: no Laser run (bench run --suite {suite} --methods laser)")
         for dataset in datasets:
-            laser = side_row(runs, laser_in(suite), dataset, METRIC, "test")
+            laser = side_row(runs, side, dataset, METRIC, "test")
             ref = side_row(runs, Side(suite, methods=BERT4REC.methods), dataset, METRIC, "test")
             effect = paired_effect(laser.ranks, ref.ranks, METRIC, "b") if ref is not None else None
             if effect is None:
@@ -146,7 +153,7 @@ def stretch_line(pool: Callable[[str], list]) -> str:
                 continue
             p = paired_wilcoxon(laser.ranks, ref.ranks, METRIC)[0]
             met = met or (effect.percent > 0 and p < STRETCH_P)
-            seeds = sorted(set(laser.values) & set(ref.values))
+            seeds = _ratio(laser, ref)[2]
             parts.append(f"{name} on {dataset} {effect.percent:+.1f}% (p = {fmt_p(p)}, {len(seeds)} seed{'s' * (len(seeds) > 1)})")
     return (
         f"The stretch target: Laser above its BERT4Rec on test with p < {STRETCH_P} in at least one regime measured. "
