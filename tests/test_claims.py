@@ -193,6 +193,51 @@ def test_the_scale_section_sets_each_step_against_its_own_regimes_bert4rec():
     assert "reached" in goal_line(lambda name: suite_records(better, name) if name == "main" else [])
 
 
+def tower_cell(record, name: str, factor: float, **settings) -> dict:
+    """The committed mformer_tower record as the towers suite's cell `name` with these resolved
+    M-Former settings, its validation ranks times `factor`."""
+    out = valid_scaled(record, factor)
+    out.update(name=name, key=f"{record['key']}{name}")
+    out["resolved_config"] = {**record["resolved_config"], **settings}
+    return out
+
+
+def test_the_scale_section_sets_each_m_former_step_without_the_llm_beside_laser(tmp_path):
+    """The towers suite's cells stand beside Laser's steps: the profile's tower against BERT4Rec,
+    a step's tower against the profile's (validation ranks halved: significantly above), a tower
+    that ran before its Laser step still shows, and steps that change no M-Former setting (the
+    text, the LLM, a regime) have none. The towers' probes and test rows stay out of the
+    main suite's controls and probes."""
+    from bench.report.build import suite_records
+    from bench.report.claims import SCALE_STEPS
+    from bench.report.claims_page import write_claims_page
+    from bench.report.scale import scale_frame
+
+    laser, bert4rec, tower = committed("laser-"), committed("bert4rec-"), committed("mformer_tower-")
+    assert {r["resolved_config"]["mformer_init"] for r in tower} == {"random"} and len(tower) == 3
+    towers = tower + [tower_cell(r, "tower_K8_L32", 0.5, experts=8, queries=32) for r in tower] + [tower_cell(tower[0], "tower_K4_L16", 1.0, queries=16)]
+    main = laser + bert4rec + tower
+
+    def pool(name):
+        return suite_records(main, name) if name == "main" else towers if name == "towers" else []
+
+    frame = scale_frame(SCALE_STEPS, pool).set_index("step")
+    step = {s.label.split(" (")[0]: s.label for s in SCALE_STEPS}
+    profile, released, l16 = (frame.loc[label] for label in (SCALE_STEPS[0].label, step["K 8 x L 32"], step["L 16 queries"]))
+    tower_valid = np.mean([r["metrics"]["valid"]["ndcg@10"] for r in tower])
+    assert profile["tower"] == "mformer_tower" and profile["tower_mean"] == pytest.approx(tower_valid)
+    assert profile["tower_ratio"] == pytest.approx(tower_valid / profile["bert4rec_mean"]) and np.isnan(profile["tower_vs_profile_p"])
+    assert released["tower"] == "tower_K8_L32" and released["tower_vs_profile_percent"] > 20 and released["tower_vs_profile_p"] < 0.05
+    assert np.isnan(released["ratio"]) and "bench ablate --component experts" in released["note"]  # its Laser has not run
+    # one seed of the tower against the profile's seed-0 tower: the same ranks, no change
+    assert l16["tower_vs_profile_percent"] == pytest.approx(0.0) and l16["tower_vs_profile_p"] == 1.0
+    assert pd.isna(frame.loc[step["10 titles of history"], "tower"]) and pd.isna(frame.loc[step["all 30 LLM layers"], "tower"])
+    # on the page: the towers in the scale table, not among the main suite's controls
+    write_claims_page(tmp_path, pool, None)
+    assert set(pd.read_csv(tmp_path / "controls.csv")["name"]) == {"mformer_tower"}
+    assert "tower_K8_L32" in set(pd.read_csv(tmp_path / "scale.csv")["tower"])
+
+
 def test_the_best_rival_stands_for_a_side_of_several_rows():
     laser, bert4rec, sasrec, pop = committed("laser-"), committed("bert4rec-"), committed("sasrec-"), committed("pop-")
     row = claims_frame([CLAIMS[0]], lambda pool: laser + bert4rec + sasrec + pop, load_paper_results()).iloc[0]

@@ -297,7 +297,7 @@ def claims_report(current, folder: Path, results: Path | None, runs_as: Callable
 
     tagged = [r for r in current if memberships(r)]
     suites = {name: suite_records(current, name, runs_as) for name in SUITE_POOLS}
-    return write_claims_page(folder, current, lambda name: suites[name] if name in suites else ablation_records(tagged, name)[0], results)
+    return write_claims_page(folder, lambda name: suites[name] if name in suites else ablation_records(tagged, name)[0], results)
 
 
 def build_reports(

@@ -14,9 +14,12 @@ from typing import Any
 from bench.report.records import FLOOR_FAMILY, LASER_FAMILY, TUNED_LLM_FAMILY
 
 MAIN = "main"  # the pool of the main suite's runs
-# suites whose runs form a pool of their own (a few-shot suite's share the main suite's names and
-# seeds); any other pool is an ablation component's runs
-SUITE_POOLS = (MAIN, "fewshot5", "fewshot20")
+TOWERS = "towers"  # mformer_tower at the M-Former settings of the scale steps (a diagnostic, not a regime)
+# the regimes Laser is measured in: the main suite and the few-shot suites (which share the main
+# suite's names and seeds)
+REGIMES = (MAIN, "fewshot5", "fewshot20")
+# suites whose runs form a pool of their own; any other pool is an ablation component's runs
+SUITE_POOLS = (*REGIMES, TOWERS)
 BASELINE_FAMILIES = ("ID-based", TUNED_LLM_FAMILY, FLOOR_FAMILY)  # the paper's rivals of Laser (never a control)
 
 
@@ -179,19 +182,30 @@ class ScaleStep:
     laser: Side
     reference: Side
     of_profile: bool = True
+    # M-Former with no LLM at the step's M-Former settings (the towers suite); None: the step
+    # changes nothing M-Former reads or is (the text, the LLM, the regime)
+    tower: Side | None = None
 
 
 BERT4REC = Side(methods=("bert4rec",))
 
+
+def tower_at(*settings: tuple[str, Any]) -> Side:
+    """The towers suite's mformer_tower run with these resolved M-Former settings."""
+    return Side(TOWERS, settings=settings, methods=("mformer_tower",))
+
+
+PROFILE_TOWER = tower_at(("experts", 4), ("queries", 4), ("mformer_init", "random"))  # the cpu profile's M-Former
+
 # from the cpu profile toward the released code's configuration, one setting at a time, then the
 # few-shot regimes; a step's runs may stand on the best setting so far (their configs say which)
 SCALE_STEPS: tuple[ScaleStep, ...] = (
-    ScaleStep("cpu profile: K 4 x L 4, M-Former 2 x 128 from scratch, 3 titles, 15 of 30 layers", LASER, BERT4REC),
-    ScaleStep("K 8 experts (L 4)", Side("experts", settings=(("experts", 8), ("queries", 4))), BERT4REC),
-    ScaleStep("L 16 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 16))), BERT4REC),
-    ScaleStep("L 32 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 32))), BERT4REC),
-    ScaleStep("K 8 x L 32 (the released code's)", Side("experts", settings=EXPERTS_8_32), BERT4REC),
-    ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC),
+    ScaleStep("cpu profile: K 4 x L 4, M-Former 2 x 128 from scratch, 3 titles, 15 of 30 layers", LASER, BERT4REC, tower=PROFILE_TOWER),
+    ScaleStep("K 8 experts (L 4)", Side("experts", settings=(("experts", 8), ("queries", 4))), BERT4REC, tower=tower_at(("experts", 8), ("queries", 4))),
+    ScaleStep("L 16 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 16))), BERT4REC, tower=tower_at(("experts", 4), ("queries", 16))),
+    ScaleStep("L 32 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 32))), BERT4REC, tower=tower_at(("experts", 4), ("queries", 32))),
+    ScaleStep("K 8 x L 32 (the released code's)", Side("experts", settings=EXPERTS_8_32), BERT4REC, tower=tower_at(*EXPERTS_8_32)),
+    ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC, tower=tower_at(("mformer_init", "minilm"))),
     ScaleStep("10 titles of history", Side("history", settings=(("history", 10),)), BERT4REC),
     ScaleStep("all 30 LLM layers", Side("llm_layers", settings=(("llm_layers", None),)), BERT4REC),
     ScaleStep("trained on 20% of the users", laser_in("fewshot20"), Side("fewshot20", methods=("bert4rec",)), of_profile=False),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from bench.report.records import PAPER_SOURCE
 
@@ -48,13 +47,14 @@ def _scale_lines(scale, figure: list[Path], goal: str) -> list[str]:
     lines = ["## Scale: how far Laser stands from its encoder, step by step", ""]
     lines += [
         "Each step moves one setting of the cpu profile toward the released code's (or trains on fewer users); "
-        "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite fewshot5` a regime.",
+        "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite fewshot5` a regime, "
+        "and `bench run --suite towers` each M-Former step without the LLM, in minutes: whether the step changes what M-Former draws from the encoder.",
         "",
     ]
     if goal:
         lines += [goal, ""]
     if figure:
-        caption = "Laser / BERT4Rec on validation at each measured step; 1: level with its encoder, dashed: the 0.8 goal"
+        caption = "Laser / BERT4Rec (dots) and M-Former alone / BERT4Rec (hollow diamonds) on validation at each measured step; 1: level with the encoder, dashed: the 0.8 goal"
         lines += [f"![{caption}]({figure[0].name})", "", f"*{caption}* ([PDF]({figure[1].name}))", ""]
     return lines + [markdown_table(scale_view(scale))]
 
@@ -81,9 +81,8 @@ def claims_readme(frame, figure: list[Path], probes, controls, groups, group_not
     return "\n".join(lines)
 
 
-def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Callable[[str], list], results: Path | None) -> list[Path]:
-    """`records`: every current record; `pool(name)`: the main suite's records ("main") or an
-    ablation component's (claims.Side.pool)."""
+def write_claims_page(folder: Path, pool: Callable[[str], list], results: Path | None) -> list[Path]:
+    """`pool(name)`: a suite's records (claims.SUITE_POOLS) or an ablation component's (claims.Side.pool)."""
     from bench.io import atomic_write_text
     from bench.report.ablation_frames import load_paper_results
     from bench.report.claim_frames import claims_frame
@@ -94,8 +93,9 @@ def write_claims_page(folder: Path, records: Sequence[dict[str, Any]], pool: Cal
     from bench.report.user_groups import user_group_section
 
     frame = claims_frame(CLAIMS, pool, load_paper_results())
-    probes, controls = probe_frame(records), control_frame(records)
     main = pool(MAIN)
+    # the main suite's runs: the towers suite's cells are a scale diagnostic, read in the scale section
+    probes, controls = probe_frame(main), control_frame(main)
     groups, group_notes = user_group_section(main, results) if main else (None, [])
     scale = scale_frame(SCALE_STEPS, pool)
     figure, scale_plot = claims_figure(frame, folder, "claims"), scale_figure(scale, folder, "scale")

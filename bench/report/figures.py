@@ -197,22 +197,26 @@ def claims_figure(frame, folder: Path, stem: str) -> list[Path]:
 
 def scale_figure(frame, folder: Path, stem: str) -> list[Path]:
     """Laser / BERT4Rec per measured step, top to bottom in the steps' order, with lines at 1
-    (level with BERT4Rec) and at the 0.8 goal; steps not run are left out."""
+    (level with BERT4Rec) and at the 0.8 goal, and M-Former alone (the tower) / BERT4Rec where it
+    ran; steps with neither are left out."""
     import textwrap
 
-    done = frame[frame["ratio"].notna()]
+    done = frame[frame["ratio"].notna() | frame["tower_ratio"].notna()]
     if done.empty:
         return []
     fig, (ax,) = _figure(1, (7.5, 0.45 * len(done) + 1.4))
     labels = [textwrap.fill(f"{r.step} ({r.dataset})", 44) for r in done.itertuples(index=False)]
-    ax.plot(done["ratio"].to_numpy(), range(len(done)), "o", color="tab:blue", zorder=3)
+    rows = range(len(done))
+    ax.plot(done["ratio"].to_numpy(), rows, "o", color="tab:blue", zorder=3, label="Laser")
+    ax.plot(done["tower_ratio"].to_numpy(), rows, "D", mfc="none", color="tab:orange", zorder=3, label="M-Former alone (mformer_tower)")
     for y, r in enumerate(done.itertuples(index=False)):
-        ax.annotate(f"{r.ratio:.2f}x", (r.ratio, y), textcoords="offset points", xytext=(6, 0), va="center", fontsize="small")
+        if r.ratio == r.ratio:  # not NaN
+            ax.annotate(f"{r.ratio:.2f}x", (r.ratio, y), textcoords="offset points", xytext=(6, 0), va="center", fontsize="small")
     ax.axvline(1.0, color="black", lw=0.8, label="level with BERT4Rec")
     ax.axvline(0.8, color="tab:green", lw=0.8, ls="--", label="goal: 0.8x")
     ax.set_yticks(range(len(done)), labels, fontsize="small")
     ax.set_ylim(len(done) - 0.5, -0.5)
-    ax.set_xlim(0, max(1.2, float(done["ratio"].max()) + 0.15))
-    ax.set_xlabel("Laser / BERT4Rec, validation NDCG@10")
+    ax.set_xlim(0, max(1.2, float(done[["ratio", "tower_ratio"]].max().max()) + 0.15))
+    ax.set_xlabel("against BERT4Rec, validation NDCG@10")
     fig.legend(fontsize="x-small", loc="outside lower center", ncols=2)
     return _save(fig, folder, stem)

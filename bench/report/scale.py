@@ -13,7 +13,8 @@ GOAL = 0.8  # Laser's test NDCG@10 against its BERT4Rec's, mean of the main suit
 STRETCH_P = 0.05  # the stretch target: Laser significantly above its BERT4Rec in some regime
 SCALE_COLUMNS = (
     "step", "dataset", "laser", "laser_mean", "laser_seeds", "bert4rec_mean", "ratio", "seeds",
-    "vs_profile_percent", "vs_profile_p", "examples_seen", "minutes", "note",
+    "vs_profile_percent", "vs_profile_p", "tower", "tower_mean", "tower_ratio", "tower_vs_profile_percent", "tower_vs_profile_p",
+    "examples_seen", "minutes", "note",
 )
 
 
@@ -47,37 +48,69 @@ def _datasets(runs, side, stage: str) -> list[str]:
     return sorted({r["dataset"] for r in runs if side_row([r], side, r["dataset"], METRIC, stage)})
 
 
-def scale_frame(steps, pool: Callable[[str], list]):
-    """One row per step and dataset: the ratio is of means over the seeds both sides ran; a step
-    without runs is one row that says which command gives it."""
-    import pandas as pd
-
-    from bench.report.claim_frames import _matches, _no_runs, side_row
-    from bench.report.claims import LASER, MAIN
+def _versus(row, base, prefix: str) -> dict[str, float]:
+    """`row` against `base` (in % of base, paired over the seeds both ran) and the paired p; {} without both."""
     from bench.report.frames import paired_wilcoxon
     from bench.report.paired import paired_effect
+
+    if row is None or base is None or (effect := paired_effect(row.ranks, base.ranks, METRIC, "b")) is None:
+        return {}
+    return {f"{prefix}_percent": effect.percent, f"{prefix}_p": paired_wilcoxon(row.ranks, base.ranks, METRIC)[0]}
+
+
+def _tower(step, pool: Callable[[str], list], dataset: str) -> dict[str, Any]:
+    """The step's M-Former with no LLM: its mean, its ratio to the step's BERT4Rec (over the seeds
+    both ran) and, for a step off the profile, its change against the profile's own tower; {} where
+    the step has no tower or its tower did not run."""
+    from bench.report.claim_frames import side_row
+    from bench.report.claims import PROFILE_TOWER
+
+    tower = side_row(pool(step.tower.pool), step.tower, dataset, METRIC, STAGE) if step.tower is not None else None
+    if tower is None:
+        return {}
+    tower_mean, b4r, seeds = _ratio(tower, side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE))
+    out: dict[str, Any] = {"tower": tower.name, "tower_mean": tower.mean, "tower_ratio": tower_mean / b4r if seeds else float("nan")}
+    if step.tower != PROFILE_TOWER:
+        out.update(_versus(tower, side_row(pool(PROFILE_TOWER.pool), PROFILE_TOWER, dataset, METRIC, STAGE), "tower_vs_profile"))
+    return out
+
+
+def _laser(step, pool: Callable[[str], list], dataset: str) -> dict[str, Any]:
+    """The step's Laser runs: mean, cost, ratio to the step's BERT4Rec and, for a step of the
+    profile, its change against the profile's Laser (the adoption test); a note where a side is missing."""
+    from bench.report.claim_frames import _matches, _no_runs, side_row
+    from bench.report.claims import LASER, MAIN
+
+    runs = pool(step.laser.pool)
+    laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
+    if laser is None:
+        return {"note": _no_runs(step.laser, runs, dataset)}
+    row = {"laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
+    row.update(_cost([r for r in runs if r.get("dataset") == dataset and r.get("name") == laser.name and _matches(r, step.laser)]))
+    ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
+    laser_mean, b4r, seeds = _ratio(laser, ref)
+    if not seeds:
+        return {**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)}
+    row.update(bert4rec_mean=b4r, ratio=laser_mean / b4r, seeds=len(seeds))
+    base = side_row(pool(MAIN), LASER, dataset, METRIC, STAGE) if step.of_profile and step.laser != LASER else None
+    return {**row, **_versus(laser, base, "vs_profile")}
+
+
+def scale_frame(steps, pool: Callable[[str], list]):
+    """One row per step and dataset on which its Laser or its tower ran: ratios are of means over
+    the seeds both sides ran; a step with neither is one row that says which command gives it."""
+    import pandas as pd
+
+    from bench.report.claim_frames import _no_runs
 
     rows: list[dict[str, Any]] = []
     for step in steps:
         runs = pool(step.laser.pool)
-        datasets = _datasets(runs, step.laser, STAGE)
+        datasets = set(_datasets(runs, step.laser, STAGE)) | (set(_datasets(pool(step.tower.pool), step.tower, STAGE)) if step.tower else set())
         if not datasets:
             rows.append({"step": step.label, "dataset": "-", "note": _no_runs(step.laser, runs)})
-            continue
-        for dataset in datasets:
-            laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
-            ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
-            row = {"step": step.label, "dataset": dataset, "laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
-            row.update(_cost([r for r in runs if r.get("dataset") == dataset and r.get("name") == laser.name and _matches(r, step.laser)]))
-            laser_mean, b4r, seeds = _ratio(laser, ref)
-            if not seeds:
-                rows.append({**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)})
-                continue
-            row.update(bert4rec_mean=b4r, ratio=laser_mean / b4r, seeds=len(seeds))
-            base = side_row(pool(MAIN), LASER, dataset, METRIC, STAGE) if step.of_profile and step.laser != LASER else None
-            if base is not None and (effect := paired_effect(laser.ranks, base.ranks, METRIC, "b")) is not None:
-                row.update(vs_profile_percent=effect.percent, vs_profile_p=paired_wilcoxon(laser.ranks, base.ranks, METRIC)[0])
-            rows.append(row)
+        for dataset in sorted(datasets):
+            rows.append({"step": step.label, "dataset": dataset, **_laser(step, pool, dataset), **_tower(step, pool, dataset)})
     return pd.DataFrame(rows, columns=list(SCALE_COLUMNS)).astype({"laser_seeds": "Int64", "seeds": "Int64"})
 
 
@@ -85,16 +118,20 @@ def scale_view(frame):
     from bench.report.layout import WILCOXON_TEST, Cell, TableView, _present, fmt, fmt_p
     from bench.report.records import metric_label
 
+    def either(value, text: str) -> Cell:
+        return Cell(text if _present(value) else "–")
+
     rows = []
     for r in frame.itertuples(index=False):
-        if not _present(r.ratio):
-            rows.append([Cell(r.step), Cell("–"), Cell("–"), Cell("not run" if r.dataset == "-" else "–")] + [Cell("–")] * 4)
+        if r.dataset == "-":
+            rows.append([Cell(r.step), Cell("–"), Cell("–"), Cell("not run")] + [Cell("–")] * 6)
             continue
-        change = f"{r.vs_profile_percent:+.1f}%" if _present(r.vs_profile_percent) else "–"
+        tower_change = f"{r.tower_vs_profile_percent:+.1f}% (p {fmt_p(r.tower_vs_profile_p)})" if _present(r.tower_vs_profile_percent) else ""
         rows.append([
-            Cell(f"{r.step} ({r.dataset})"), Cell(f"{fmt(r.laser_mean)} ({r.laser_seeds})"), Cell(fmt(r.bert4rec_mean)),
-            Cell(f"{r.ratio:.2f}x"), Cell(change), Cell(fmt_p(r.vs_profile_p) if _present(r.vs_profile_p) else "–"),
-            Cell(f"{r.examples_seen:,.0f}" if _present(r.examples_seen) else "–"), Cell(f"{r.minutes:.0f}" if _present(r.minutes) else "–"),
+            Cell(f"{r.step} ({r.dataset})"), Cell(f"{fmt(r.laser_mean)} ({r.laser_seeds})" if _present(r.laser_mean) else "not run"), either(r.bert4rec_mean, fmt(r.bert4rec_mean)),
+            either(r.ratio, f"{r.ratio:.2f}x"), either(r.vs_profile_percent, f"{r.vs_profile_percent:+.1f}%"), either(r.vs_profile_p, fmt_p(r.vs_profile_p)),
+            either(r.tower_ratio, f"{r.tower_ratio:.2f}x"), either(r.tower_vs_profile_percent, tower_change),
+            either(r.examples_seen, f"{r.examples_seen:,.0f}"), either(r.minutes, f"{r.minutes:.0f}"),
         ])
     label = metric_label(METRIC)
     notes = [
@@ -102,10 +139,13 @@ def scale_view(frame):
         "BERT4Rec: the same regime's (the main suite's, or the few-shot suite's) over the seeds both ran; Laser / BERT4Rec: the ratio of those means.",
         "vs profile: the step against the cpu profile's own Laser runs, in % of the profile's, over the seeds both ran; "
         "p: " + WILCOXON_TEST.format(pair="step vs profile") + " (below 0.05 and within the time budget, a step is adopted into the profile).",
+        "M-Former alone: the towers suite's mformer_tower (the same encoder, M-Former, pre-training and phases with no LLM) at the step's M-Former "
+        "settings, against the same BERT4Rec, and against the profile's own tower (change in %, paired p): whether the step raises what "
+        "M-Former draws from the encoder before any LLM reads it (bench run --suite towers; a step that changes no M-Former setting has none).",
     ]
     notes += [f"{r.step}: {r.note.strip().rstrip('.')}." for r in frame.itertuples(index=False) if isinstance(r.note, str) and r.note.strip()]
     notes.append("Examples: the training examples Laser's LLM phases saw; minutes: a run's wall time, pre-training, probes and evaluation included (each record names its host, threads and arithmetic).")
-    columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p", "Examples", "Minutes"]
+    columns = ["Step", f"Laser {label}", f"BERT4Rec {label}", "Laser / BERT4Rec", "vs profile", "p", "M-Former alone / BERT4Rec", "M-Former alone vs profile", "Examples", "Minutes"]
     return TableView("Scale: Laser against its BERT4Rec at each step toward the paper's configuration", columns, rows, notes=notes, left=1)
 
 
@@ -132,14 +172,14 @@ def stretch_line(pool: Callable[[str], list]) -> str:
     """Whether Laser stands significantly above its own BERT4Rec, on test, in any regime measured
     (the main suite and each few-shot suite): each regime's paired change and p."""
     from bench.report.claim_frames import side_row, suite_words
-    from bench.report.claims import BERT4REC, SUITE_POOLS, Side, laser_in
+    from bench.report.claims import BERT4REC, REGIMES, Side, laser_in
     from bench.report.frames import paired_wilcoxon
     from bench.report.layout import fmt_p
     from bench.report.paired import paired_effect
     from bench.report.records import metric_label
 
     parts, met = [], False
-    for suite in SUITE_POOLS:
+    for suite in REGIMES:
         runs, name, side = pool(suite), suite_words(suite), laser_in(suite)
         datasets = _datasets(runs, side, "test")
         if not datasets:
