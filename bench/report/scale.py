@@ -1,7 +1,9 @@
 """The claims page's scale section: Laser / BERT4Rec at each step of `claims.SCALE_STEPS`, on
 validation (where the steps are chosen), so a reader sees whether the gap narrows toward the
 paper's configuration; a step of the profile is also set against the profile's own Laser runs,
-the test that adopts it."""
+the test that adopts it. Beside Laser, a step that changes M-Former shows M-Former alone (the
+towers suite's mformer_tower) / BERT4Rec: whether the step moves what M-Former draws from the
+encoder before any LLM reads it."""
 
 from __future__ import annotations
 
