@@ -84,7 +84,14 @@ LASER = Side(families=(LASER_FAMILY,))
 
 def laser_in(pool: str) -> Side:
     return Side(pool, families=(LASER_FAMILY,))
-EXPERTS_8_32 = (("experts", 8), ("queries", 32))
+
+
+def k_by_l(k: int, q: int) -> tuple[tuple[str, Any], ...]:
+    """The resolved settings of the experts grid's cell K x L, as a Laser step and its tower match them."""
+    return (("experts", k), ("queries", q))
+
+
+EXPERTS_8_32 = k_by_l(8, 32)
 
 CLAIMS: tuple[Comparison | ParameterShare, ...] = (
     Comparison(
@@ -195,15 +202,15 @@ def tower_at(*settings: tuple[str, Any]) -> Side:
     return Side(TOWERS, settings=settings, methods=("mformer_tower",))
 
 
-PROFILE_TOWER = tower_at(("experts", 4), ("queries", 4), ("mformer_init", "random"))  # the cpu profile's M-Former
+PROFILE_TOWER = tower_at(*k_by_l(4, 4), ("mformer_init", "random"))  # the cpu profile's M-Former
 
 # from the cpu profile toward the released code's configuration, one setting at a time, then the
 # few-shot regimes; a step's runs may stand on the best setting so far (their configs say which)
 SCALE_STEPS: tuple[ScaleStep, ...] = (
     ScaleStep("cpu profile: K 4 x L 4, M-Former 2 x 128 from scratch, 3 titles, 15 of 30 layers", LASER, BERT4REC, tower=PROFILE_TOWER),
-    ScaleStep("K 8 experts (L 4)", Side("experts", settings=(("experts", 8), ("queries", 4))), BERT4REC, tower=tower_at(("experts", 8), ("queries", 4))),
-    ScaleStep("L 16 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 16))), BERT4REC, tower=tower_at(("experts", 4), ("queries", 16))),
-    ScaleStep("L 32 queries (K 4)", Side("experts", settings=(("experts", 4), ("queries", 32))), BERT4REC, tower=tower_at(("experts", 4), ("queries", 32))),
+    ScaleStep("K 8 experts (L 4)", Side("experts", settings=k_by_l(8, 4)), BERT4REC, tower=tower_at(*k_by_l(8, 4))),
+    ScaleStep("L 16 queries (K 4)", Side("experts", settings=k_by_l(4, 16)), BERT4REC, tower=tower_at(*k_by_l(4, 16))),
+    ScaleStep("L 32 queries (K 4)", Side("experts", settings=k_by_l(4, 32)), BERT4REC, tower=tower_at(*k_by_l(4, 32))),
     ScaleStep("K 8 x L 32 (the released code's)", Side("experts", settings=EXPERTS_8_32), BERT4REC, tower=tower_at(*EXPERTS_8_32)),
     ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC, tower=tower_at(("mformer_init", "minilm"))),
     ScaleStep("10 titles of history", Side("history", settings=(("history", 10),)), BERT4REC),

@@ -60,7 +60,7 @@ def _versus(row, base, prefix: str) -> dict[str, float]:
     return {f"{prefix}_percent": effect.percent, f"{prefix}_p": paired_wilcoxon(row.ranks, base.ranks, METRIC)[0]}
 
 
-def _tower(step, pool: Callable[[str], list], dataset: str) -> dict[str, Any]:
+def _tower(step, pool: Callable[[str], list], dataset: str, ref) -> dict[str, Any]:
     """The step's M-Former with no LLM: its mean, its ratio to the step's BERT4Rec (over the seeds
     both ran) and, for a step off the profile, its change against the profile's own tower; {} where
     the step has no tower or its tower did not run."""
@@ -70,26 +70,24 @@ def _tower(step, pool: Callable[[str], list], dataset: str) -> dict[str, Any]:
     tower = side_row(pool(step.tower.pool), step.tower, dataset, METRIC, STAGE) if step.tower is not None else None
     if tower is None:
         return {}
-    tower_mean, b4r, seeds = _ratio(tower, side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE))
+    tower_mean, b4r, seeds = _ratio(tower, ref)
     out: dict[str, Any] = {"tower": tower.name, "tower_mean": tower.mean, "tower_ratio": tower_mean / b4r if seeds else float("nan")}
     if step.tower != PROFILE_TOWER:
         out.update(_versus(tower, side_row(pool(PROFILE_TOWER.pool), PROFILE_TOWER, dataset, METRIC, STAGE), "tower_vs_profile"))
     return out
 
 
-def _laser(step, pool: Callable[[str], list], dataset: str) -> dict[str, Any]:
+def _laser(step, pool: Callable[[str], list], runs, dataset: str, ref) -> dict[str, Any]:
     """The step's Laser runs: mean, cost, ratio to the step's BERT4Rec and, for a step of the
     profile, its change against the profile's Laser (the adoption test); a note where a side is missing."""
     from bench.report.claim_frames import _matches, _no_runs, side_row
     from bench.report.claims import LASER, MAIN
 
-    runs = pool(step.laser.pool)
     laser = side_row(runs, step.laser, dataset, METRIC, STAGE)
     if laser is None:
         return {"note": _no_runs(step.laser, runs, dataset)}
     row = {"laser": laser.name, "laser_mean": laser.mean, "laser_seeds": len(laser.values)}
     row.update(_cost([r for r in runs if r.get("dataset") == dataset and r.get("name") == laser.name and _matches(r, step.laser)]))
-    ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
     laser_mean, b4r, seeds = _ratio(laser, ref)
     if not seeds:
         return {**row, "note": "no BERT4Rec run of the same regime and seed: " + _no_runs(step.reference, pool(step.reference.pool), dataset)}
@@ -103,7 +101,7 @@ def scale_frame(steps, pool: Callable[[str], list]):
     the seeds both sides ran; a step with neither is one row that says which command gives it."""
     import pandas as pd
 
-    from bench.report.claim_frames import _no_runs
+    from bench.report.claim_frames import _no_runs, side_row
 
     rows: list[dict[str, Any]] = []
     for step in steps:
@@ -112,7 +110,8 @@ def scale_frame(steps, pool: Callable[[str], list]):
         if not datasets:
             rows.append({"step": step.label, "dataset": "-", "note": _no_runs(step.laser, runs)})
         for dataset in sorted(datasets):
-            rows.append({"step": step.label, "dataset": dataset, **_laser(step, pool, dataset), **_tower(step, pool, dataset)})
+            ref = side_row(pool(step.reference.pool), step.reference, dataset, METRIC, STAGE)
+            rows.append({"step": step.label, "dataset": dataset, **_laser(step, pool, runs, dataset, ref), **_tower(step, pool, dataset, ref)})
     return pd.DataFrame(rows, columns=list(SCALE_COLUMNS)).astype({"laser_seeds": "Int64", "seeds": "Int64"})
 
 
