@@ -231,7 +231,7 @@ def cmd_ablate(args) -> int:
     specs = ablation_specs(args.component, dataset=args.dataset, seeds=seeds, profile=args.profile, llm=args.llm, suite=suite, only=args.variants)
     specs = apply_settings(specs, args.set)
     tally: Counter = Counter()
-    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, backend=args.joblib_backend, tally=tally)
+    records = run_specs(specs, _results(args), suite.split, jobs=args.jobs, force=args.force, progress=not args.quiet, threads=args.threads, backend=args.joblib_backend, tally=tally)
     if args.per_seed:
         _print_table(records)
     print()
@@ -386,6 +386,11 @@ def _add_joblib_backend(parser) -> None:
     parser.add_argument("--joblib-backend", default="loky", help="where --jobs runs go: loky (local processes), dask, ray (see bench/parallel.py)")
 
 
+def _add_threads(parser) -> None:
+    # fixed threads leave no marker for the shared runs to count: give every run beside one a fixed count
+    parser.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
+
+
 def _add_results(parser) -> None:
     # SUPPRESS: a subcommand that was not given --results must not overwrite the global one
     parser.add_argument("--results", default=argparse.SUPPRESS, help="results folder (run records, splits, caches); the same as the global --results (default: results)")
@@ -416,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", nargs="+", type=count(0), help="seeds to run (default: the suite's)")
     s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib); each starts with cores // jobs threads and takes idle cores as other runs finish")
     s.add_argument("--force", action="store_true", help="rerun finished runs")
-    s.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
+    _add_threads(s)
     _add_joblib_backend(s)
     s.add_argument("--llm", help=f"{LLM_HELP}, for the LLM methods")
     s.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -432,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", nargs="+", type=count(0), help="seeds (default: 0)")
     s.add_argument("--variants", nargs="+", help="only these variants of the component, e.g. full K8_L4 (default: all; a name it lacks is refused with the list)")
     s.add_argument("--jobs", type=count(1), default=1, help="parallel runs (joblib)")
+    _add_threads(s)
     _add_joblib_backend(s)
     s.add_argument("--force", action="store_true", help="rerun finished runs")
     s.add_argument("--llm", help=LLM_HELP)

@@ -65,3 +65,22 @@ def test_bench_ablate_ends_with_that_table_and_how_its_runs_ended(monkeypatch, c
     assert "Ablation of m_former (paper Table 4 layout)" in out
     assert "3 runs: 3 reused (finished records); 0 trained." in out
     assert f"`bench report --results {ROOT / 'results'}` writes reports/ablations/README.md" in out
+
+
+def test_bench_ablate_takes_fixed_threads_as_bench_run_does(monkeypatch, capsys):
+    # a run beside a fixed-thread one must not share cores it cannot see: ablate needs --threads too
+    from bench import runner
+    from bench.cli import main
+
+    asked = []
+
+    def record_threads(specs, results, *args, threads=None, tally=None, **kwargs):
+        asked.append(threads)
+        tally["skipped"] += len(specs)
+        return []
+
+    monkeypatch.setattr(runner, "run_specs", record_threads)
+    for extra in (["--threads", "1"], []):
+        assert main(["ablate", "--component", "m_former", "--quiet", "--results", str(ROOT / "results"), *extra]) == 0
+    capsys.readouterr()
+    assert asked == [1, None]
