@@ -479,6 +479,7 @@ COUNT_CASES = {  # keyed by command and option: every count option of every comm
     "run --seeds": (["run", "--seeds", "0", "-1"], "argument --seeds: must be >= 0, got -1"),
     "ablate --jobs": (["ablate", "--component", "stages", "--jobs", "-2"], "argument --jobs: must be >= 1, got -2"),
     "ablate --seeds": (["ablate", "--component", "stages", "--seeds", "-1"], "argument --seeds: must be >= 0, got -1"),
+    "ablate --threads": (["ablate", "--component", "stages", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
     "probe --seeds": (["probe", "--seeds", "-1"], "argument --seeds: must be >= 0, got -1"),
     "probe --threads": (["probe", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
     "report --ks": (["report", "--ks", "10", "0"], "argument --ks: must be >= 1, got 0"),
