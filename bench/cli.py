@@ -387,8 +387,9 @@ def _add_joblib_backend(parser) -> None:
 
 
 def _add_threads(parser) -> None:
-    # fixed threads leave no marker for the shared runs to count: give every run beside one a fixed count
-    parser.add_argument("--threads", type=count(1), help="fixed torch threads per run (default: shared, starting at cores // jobs)")
+    parser.add_argument(
+        "--threads", type=count(1), help="fixed torch threads per run; sharing runs beside it leave it those cores (default: shared, starting at cores // jobs)",
+    )
 
 
 def _add_results(parser) -> None:

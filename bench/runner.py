@@ -141,10 +141,14 @@ def evaluate(method, split: Split, stage: str, batch_size: int = 256, between=No
     return all_ranks.tolist(), metrics_from_ranks(all_ranks)
 
 
-def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None) -> dict[str, Any]:
+def execute(
+    spec: RunSpec, split: Split, results: Path, threads: int = 1, progress: bool = True, share_cores: int | None = None, fixed: bool = False,
+) -> dict[str, Any]:
     """Train and evaluate one run; the returned record says `ok` or `failed` with a reason.
     `share_cores`: start with `threads`, then share that many cores with the other runs active
-    in `results` (bench/threads.py); None keeps `threads` fixed. A method that keeps weights
+    in `results` (bench/threads.py); with `fixed` (an explicit --threads), keep `threads` and
+    leave those cores to this run; None keeps `threads` fixed and unannounced (a cluster or a
+    distributed launch: other machines' cores). A method that keeps weights
     writes them beside the records (`weights/`), and its attribution probes run
     after the final evaluation (`run_probes`)."""
     import torch
@@ -191,8 +195,8 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
 
     t0 = time.perf_counter()
     memory = provenance.PeakMemory()
-    share = CoreShare(results, key, share_cores) if share_cores else None
-    rebalance = share.rebalance if share else None
+    share = CoreShare(results, key, share_cores, fixed_threads=threads if fixed else None) if share_cores else None
+    rebalance = share.rebalance if share and not fixed else None
     try:
         with memory, share or nullcontext(), bars.labelled(label):
             seed_everything(spec.seed)
@@ -237,7 +241,7 @@ def execute(spec: RunSpec, split: Split, results: Path, threads: int = 1, progre
     except Exception as exc:  # a failed run is recorded and the suite goes on
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8), timings={"total_s": round(time.perf_counter() - t0, 2)})
     record["memory"] = memory.report()
-    if share:
+    if share and not fixed:
         record["threads_max"] = share.max_threads  # `threads` at the start, up to this as other runs ended
     record["finished"] = provenance.now()
     return record
@@ -287,7 +291,9 @@ def launch_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool, share_cores: int | None = None) -> tuple[str, dict | None]:
+def run_one(
+    spec: RunSpec, split: Split, results: Path, threads: int, force: bool, progress: bool, share_cores: int | None = None, fixed: bool = False,
+) -> tuple[str, dict | None]:
     """('done' | 'skipped' | 'locked' | 'worker' | 'kept', record); 'kept': this run failed and
     the finished record it was forced to replace stays."""
     key = run_key(spec, split)
@@ -309,7 +315,7 @@ def run_one(spec: RunSpec, split: Split, results: Path, threads: int, force: boo
     with run_lock(results, key) as got:
         if not got:
             return "locked", None
-        record = execute(spec, split, results, threads=threads, progress=progress, share_cores=share_cores)
+        record = execute(spec, split, results, threads=threads, progress=progress, share_cores=share_cores, fixed=fixed)
         if record["status"] != "ok" and _finished(path):  # a failed --force rerun must not replace a result
             return "kept", record
         write_record(path, record)
@@ -365,16 +371,18 @@ def _run_wave(
         raise UserError("--jobs > 1 cannot be combined with a distributed launch: the processes already share each run")
     splits = {d: prepare_split(d, results, split_settings) for d in sorted({s.dataset for s in specs})}
     cores = os.cpu_count() or 1
-    # runs on this machine share its cores as they come and go; fixed threads for an explicit
-    # --threads, a distributed launch, or a cluster backend (other machines' cores)
-    share_cores = cores if threads is None and world == 1 and backend == "loky" else None
+    # runs on this machine share its cores as they come and go, and an explicit --threads holds
+    # its own before the others divide the rest; a distributed launch or a cluster backend
+    # (other machines' cores) keeps fixed threads apart from them
+    share_cores = cores if world == 1 and backend == "loky" else None
+    fixed = threads is not None
     threads = threads or max(1, cores // max(jobs, 1))
     records: list[dict | None] = [None] * len(specs)
     if jobs <= 1:
         bar = bars.bar(specs, desc="runs", unit="run", disable=not progress or rank != 0)
         for i, spec in enumerate(bar):
             bar.set_postfix_str(run_label(spec))
-            status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress, share_cores)
+            status, record = run_one(spec, splits[spec.dataset], results, threads, force, progress, share_cores, fixed)
             tally[status] += 1
             _report(status, spec, record)
             records[i] = record
@@ -391,7 +399,7 @@ def _run_wave(
         # joblib starts them in this order; each is reported as it ends (the parent draws no bar:
         # the workers' lines share its terminal)
         outputs = Parallel(return_as="generator_unordered")(
-            delayed(_run_in_worker)(i, specs[i], splits[specs[i].dataset], results, threads, force, progress, share_cores) for i in order
+            delayed(_run_in_worker)(i, specs[i], splits[specs[i].dataset], results, threads, force, progress, share_cores, fixed) for i in order
         )
         for finished, (i, status, record) in enumerate(outputs, before + 1):
             tally[status] += 1

@@ -8,8 +8,10 @@ safe points (a training batch, a chunk of evaluated users) sets its threads to
 cores // (runs active now). Markers of processes that no longer exist are ignored and removed,
 so a killed run cannot hold cores forever.
 
-Only for runs on this machine: a Dask/Ray cluster or a distributed launch keeps fixed threads,
-and so does an explicit `--threads`.
+A run with an explicit `--threads` keeps its count, but leaves a marker too, with that count
+written in it: the sharing runs divide only the cores it leaves (a 1-thread run beside a sharing
+one on 2 cores, not 2 + 1 threads on 2 cores). Only for runs on this machine: a Dask/Ray cluster
+or a distributed launch keeps fixed threads and leaves no marker.
 """
 
 from __future__ import annotations
@@ -29,45 +31,66 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _held_threads(path: Path) -> int:
+    """A marker's fixed thread count; 0 for a sharing run (an empty marker)."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:  # its run ended while we looked
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
 class CoreShare:
-    def __init__(self, results: Path, key: str, cores: int, interval_s: float = 2.0) -> None:
+    """`fixed_threads`: this run keeps that many threads and only says so to the others."""
+
+    def __init__(self, results: Path, key: str, cores: int, interval_s: float = 2.0, fixed_threads: int | None = None) -> None:
         self.folder = Path(results) / "active"
         self.marker = self.folder / f"{key}.{os.getpid()}"
         self.cores = max(1, cores)
         self.interval_s = interval_s
+        self.fixed_threads = fixed_threads
         self._checked = float("-inf")
         self.max_threads = 0
 
     def __enter__(self) -> "CoreShare":
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.marker.touch()
-        self.rebalance(force=True)
+        # written whole, then renamed: a sharing run never reads a fixed run's marker half-written
+        partial = self.marker.with_name(f"{self.marker.name}.partial")
+        partial.write_text(str(self.fixed_threads or ""))
+        os.replace(partial, self.marker)
+        if self.fixed_threads is None:
+            self.rebalance(force=True)
         return self
 
     def __exit__(self, *exc) -> None:
         self.marker.unlink(missing_ok=True)
 
-    def active(self) -> int:
-        n = 0
+    def others(self) -> tuple[int, int]:
+        """(sharing runs active, threads held by fixed-thread runs) in the results folder."""
+        sharing, held = 0, 0
         for path in self.folder.iterdir():
             pid = path.suffix[1:]
             if not pid.isdigit():
                 continue
             if _alive(int(pid)):
-                n += 1
+                fixed = _held_threads(path)
+                sharing += not fixed
+                held += fixed
             else:
                 path.unlink(missing_ok=True)
-        return max(n, 1)
+        return max(sharing, 1), held
 
     def rebalance(self, force: bool = False) -> int:
-        """Set this process's torch threads to its share of the cores; cheap enough to call
-        every batch (the folder is looked at most once per `interval_s`)."""
+        """Set this process's torch threads to its share of the cores that fixed-thread runs
+        leave; cheap enough to call every batch (the folder is looked at most once per
+        `interval_s`). A fixed-thread run keeps its count."""
         import torch
 
         now = time.monotonic()
-        if force or now - self._checked >= self.interval_s:
+        if self.fixed_threads is None and (force or now - self._checked >= self.interval_s):
             self._checked = now
-            threads = max(1, self.cores // self.active())
+            sharing, held = self.others()
+            threads = max(1, (self.cores - held) // sharing)
             if threads != torch.get_num_threads():
                 torch.set_num_threads(threads)
             self.max_threads = max(self.max_threads, threads)

@@ -60,6 +60,60 @@ def test_runs_share_the_cores_as_they_come_and_go(tmp_path):
         torch.set_num_threads(before)
 
 
+def test_sharing_runs_leave_a_fixed_thread_run_its_cores(tmp_path):
+    """A run with an explicit --threads keeps its count and writes it in its marker; the sharing
+    runs divide only the cores it leaves (2 + 1 threads on 2 cores before the marker said so)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from bench.threads import CoreShare
+
+    before = torch.get_num_threads()
+    others = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    try:
+        torch.set_num_threads(2)
+        with CoreShare(tmp_path, "fixed", cores=4, fixed_threads=1) as fixed:
+            assert fixed.marker.read_text() == "1"
+            assert fixed.rebalance(force=True) == 2 and torch.get_num_threads() == 2  # a fixed run keeps its own count
+            (tmp_path / "active" / f"held.{others[0].pid}").write_text("1")  # a second fixed run, alive
+            with CoreShare(tmp_path, "shared", cores=4, interval_s=600) as share:
+                assert share.marker.read_text() == ""
+                assert torch.get_num_threads() == 2  # 4 cores, 2 held by the fixed runs, 1 sharing run
+                (tmp_path / "active" / f"other.{others[1].pid}").touch()  # a second sharing run
+                assert share.rebalance(force=True) == 1
+                others[0].kill()
+                others[0].wait()
+                assert share.rebalance(force=True) == 1  # (4 - 1) // 2
+            assert not share.marker.exists()
+        assert not fixed.marker.exists()
+    finally:
+        for other in others:
+            other.kill()
+            other.wait()
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads, marker", [(1, "1"), (None, "")])
+def test_a_run_announces_its_threads_while_it_trains(data_dir, tmp_path, monkeypatch, threads, marker):  # noqa: F811
+    """run_specs with --threads leaves a marker holding that count for the length of the run; a
+    sharing run leaves an empty one; both are gone when it ends."""
+    from baselines.pop import MostPop
+
+    seen = []
+    fit = MostPop.fit
+
+    def looking_fit(self, split, ctx):
+        seen.extend(path.read_text() for path in (tmp_path / "active").iterdir())
+        return fit(self, split, ctx)
+
+    monkeypatch.setattr(MostPop, "fit", looking_fit)
+    (record,) = run_specs([RunSpec("pop", "pop", str(data_dir), 0, {})], tmp_path, progress=False, threads=threads)
+    assert record["status"] == "ok" and seen == [marker]
+    assert not any((tmp_path / "active").iterdir())
+
+
 def test_parallel_runs_record_their_thread_share(data_dir, tmp_path):  # noqa: F811
     import os
 
