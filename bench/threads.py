@@ -31,12 +31,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _held_threads(path: Path) -> int:
-    """A marker's fixed thread count; 0 for a sharing run (an empty marker)."""
+def _held_threads(path: Path) -> int | None:
+    """A marker's fixed thread count; 0 for a sharing run (an empty marker); None once its run
+    has ended and removed it."""
     try:
         text = path.read_text().strip()
-    except FileNotFoundError:  # its run ended while we looked
-        return 0
+    except FileNotFoundError:
+        return None
     return int(text) if text.isdigit() else 0
 
 
@@ -74,8 +75,9 @@ class CoreShare:
                 continue
             if _alive(int(pid)):
                 fixed = _held_threads(path)
-                sharing += not fixed
-                held += fixed
+                if fixed is not None:
+                    sharing += not fixed
+                    held += fixed
             else:
                 path.unlink(missing_ok=True)
         return max(sharing, 1), held
