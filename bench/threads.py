@@ -20,6 +20,8 @@ import os
 import time
 from pathlib import Path
 
+from bench.io import atomic_write_text
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -54,11 +56,9 @@ class CoreShare:
         self.max_threads = 0
 
     def __enter__(self) -> "CoreShare":
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # written whole, then renamed: a sharing run never reads a fixed run's marker half-written
-        partial = self.marker.with_name(f"{self.marker.name}.partial")
-        partial.write_text(str(self.fixed_threads or ""))
-        os.replace(partial, self.marker)
+        # atomic: a sharing run never reads a fixed run's marker half-written (the temp file's
+        # name ends in .tmp, not a pid, so the count skips it)
+        atomic_write_text(self.marker, str(self.fixed_threads or ""))
         if self.fixed_threads is None:
             self.rebalance(force=True)
         return self
@@ -66,8 +66,9 @@ class CoreShare:
     def __exit__(self, *exc) -> None:
         self.marker.unlink(missing_ok=True)
 
-    def others(self) -> tuple[int, int]:
-        """(sharing runs active, threads held by fixed-thread runs) in the results folder."""
+    def runs_active(self) -> tuple[int, int]:
+        """(sharing runs active, this one included; threads held by fixed-thread runs) in the
+        results folder."""
         sharing, held = 0, 0
         for path in self.folder.iterdir():
             pid = path.suffix[1:]
@@ -91,7 +92,7 @@ class CoreShare:
         now = time.monotonic()
         if self.fixed_threads is None and (force or now - self._checked >= self.interval_s):
             self._checked = now
-            sharing, held = self.others()
+            sharing, held = self.runs_active()
             threads = max(1, (self.cores - held) // sharing)
             if threads != torch.get_num_threads():
                 torch.set_num_threads(threads)
