@@ -22,7 +22,9 @@ class FrozenIdEncoder(nn.Module):
         self.model = recbole_method.model
         self.model.requires_grad_(False)
         self.model.eval()
-        self.register_buffer("index", recbole_method.item_index.clone(), persistent=False)
+        # on the model's device: RecBole builds it where CUDA is, the index is made on the CPU
+        device = next(self.model.parameters()).device
+        self.register_buffer("index", recbole_method.item_index.to(device, copy=True), persistent=False)
         self.kind = recbole_method.model_name
         self.history = history
         self.next_state = self.appends_mask(self.kind, next_state)

@@ -232,7 +232,7 @@ def test_eager_attention_equals_sdpa(split, encoder, results, tmp_path, prefix):
 
 
 def test_auto_attention_is_eager_on_cpu(split, results, tmp_path):
-    method, ctx = make(split, results, tmp_path, prefix="none")
+    method, ctx = make(split, results, tmp_path, prefix="none", device="cpu")
     method.build(split, ctx)
     assert method.attention == "eager" and method.model.backbone.config._attn_implementation == "eager"
 

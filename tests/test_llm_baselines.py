@@ -96,7 +96,7 @@ def test_one_step_trains_scores_all_items_and_only_full_ft_moves_base_weights(sp
 
     assert set(trainable_state(method.model)) == {n for n, p in method.model.named_parameters() if p.requires_grad}
     assert not torch.allclose(method.model.suffix.detach(), backbone.embeddings.weight.detach().float().mean(0))
-    changed = {n for n, p, before in base if not torch.equal(p.detach(), before)}
+    changed = {n for n, p, before in base if not torch.equal(p.detach(), before.to(p.device))}  # the run may have moved it to a GPU
     if name == "full_ft":
         assert changed == {n for n, _, _ in base}  # every tensor (the embedding only in rows the batches used)
     else:
@@ -106,7 +106,7 @@ def test_one_step_trains_scores_all_items_and_only_full_ft_moves_base_weights(sp
 
 def reference_readout(model, history, name):
     """One unpadded example built by hand: [virtual tokens] + text + suffix, the last position's state."""
-    ids = torch.tensor(model.prompts.user_ids(history))
+    ids = torch.tensor(model.prompts.user_ids(history), device=model.embed.weight.device)
     seq = torch.cat([model.embed(ids), model.suffix.to(model.embed.weight.dtype)])[None]
     if name == "prompt_tuning":
         seq = torch.cat([model.backbone.get_prompt(batch_size=1), seq], 1)
@@ -135,7 +135,7 @@ def test_readout_is_the_suffix_position_with_virtual_tokens_prepended(split, res
             expected = reference_readout(model, history, name)
             assert torch.allclose(batched[row], expected, atol=1e-5), (name, row)
         if name == "prefix_tuning":  # the virtual keys/values do reach the read-out
-            ids = torch.tensor(model.prompts.user_ids(histories[0]))
+            ids = torch.tensor(model.prompts.user_ids(histories[0]), device=model.embed.weight.device)
             plain = model.backbone.get_base_model()(inputs_embeds=torch.cat([model.embed(ids), model.suffix])[None]).last_hidden_state[0, -1]
             assert not torch.allclose(plain, batched[0], atol=1e-3)
         if name == "prompt_tuning":  # the check can fail: unshifted, the read-out lands on a text token

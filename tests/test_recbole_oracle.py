@@ -33,6 +33,27 @@ def test_our_metrics_equal_recbole_evaluator(trained_sasrec):
     assert info["epochs"] == 2 and len(info["curve"]) == 2
 
 
+def test_recbole_trains_and_scores_where_its_batches_go(trained_sasrec):
+    """RecBole's Trainer moves batches to config["device"] (cuda whenever CUDA is up) while the
+    model is built on the CPU: on a GPU host every RecBole run failed until both went to one device."""
+    method, split, _, _ = trained_sasrec
+    trainer, _ = method._oracle
+    assert next(method.model.parameters()).device == trainer.device
+    assert method.score(split.histories("test")[:3]).device.type == "cpu"  # the evaluator's side
+
+
+def test_recbole_is_handed_the_gpus_already_visible(monkeypatch, tmp_path):
+    """RecBole writes gpu_id into CUDA_VISIBLE_DEVICES; its default "0" would narrow a process
+    that sees several GPUs (a multi-GPU launch) to the first once CUDA starts."""
+    import torch
+
+    method = METHODS.get("sasrec")({})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert method._recbole_config(tmp_path, tmp_path, 0, 10)["gpu_id"] == "2,3"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert method._recbole_config(tmp_path, tmp_path, 0, 10)["gpu_id"] == ",".join(map(str, range(torch.cuda.device_count())))
+
+
 def test_recbole_training_rows_never_hold_validation_or_test_targets(trained_sasrec):
     from baselines.recbole.models import ATOMIC, export_split
 

@@ -167,7 +167,10 @@ class RecBoleMethod(Method):
             "show_progress": False,
             "seed": seed,
             "reproducibility": True,
-            "use_gpu": False,
+            # RecBole writes gpu_id into CUDA_VISIBLE_DEVICES (its default "0" would hide every
+            # other GPU from the process once CUDA starts): hand it what is visible already.
+            "gpu_id": _visible_gpus(),
+            "use_gpu": False,  # Trainer reads it for GPU-usage logging and AMP only: both off
             "log_wandb": False,
             "state": "WARNING",
         }
@@ -183,11 +186,14 @@ class RecBoleMethod(Method):
         from recbole.utils import get_model, init_seed
 
         config = Config(model=self.model_name, dataset=ATOMIC, config_dict=self._recbole_config(data_root, workdir, seed, n_items))
+        # RecBole's Trainer moves each batch to config["device"] (cuda:0 whenever CUDA is up)
+        # but builds the model where torch does, on the CPU: both go to this process's device
+        config["device"] = _device()
         init_seed(seed, True)
         dataset = create_dataset(config)
         train, valid, test = data_preparation(config, dataset)
         init_seed(seed, True)
-        model = get_model(self.model_name)(config, train.dataset)
+        model = get_model(self.model_name)(config, train.dataset).to(config["device"])
         return config, dataset, model, (train, valid, test)
 
     def _set_index(self, dataset, split) -> None:
@@ -289,8 +295,9 @@ class RecBoleMethod(Method):
         with torch.no_grad():
             for start in range(0, len(histories), self.settings.eval_batch_size):
                 chunk = histories[start : start + self.settings.eval_batch_size]
-                rb_scores = self.model.full_sort_predict(self._interaction(chunk)).view(len(chunk), -1)
-                out.append(rb_scores[:, self._index])
+                batch = self._interaction(chunk).to(next(self.model.parameters()).device)
+                rb_scores = self.model.full_sort_predict(batch).view(len(chunk), -1)
+                out.append(rb_scores[:, self._index.to(rb_scores.device)].cpu())
         scores = torch.cat(out)
         scores[:, 0] = float("-inf")
         return scores
@@ -338,6 +345,22 @@ class RecBoleMethod(Method):
         method.model, method._rb_dataset = model, dataset
         method._set_index(dataset, split)
         return method
+
+
+def _device():
+    """The current CUDA device when there is one (a multi-GPU launch has set it per process), else the CPU."""
+    import torch
+
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def _visible_gpus() -> str:
+    import os
+
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return visible if visible is not None else ",".join(str(i) for i in range(torch.cuda.device_count()))
 
 
 def _make(name: str) -> type[RecBoleMethod]:
