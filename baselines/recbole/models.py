@@ -170,7 +170,7 @@ class RecBoleMethod(Method):
             # RecBole writes gpu_id into CUDA_VISIBLE_DEVICES (its default "0" would hide every
             # other GPU from the process once CUDA starts): hand it what is visible already.
             "gpu_id": _visible_gpus(),
-            "use_gpu": False,  # Trainer reads it for GPU-usage logging and AMP only: both off
+            "use_gpu": False,  # RecBole reads it only to show GPU memory in its progress bars (off)
             "log_wandb": False,
             "state": "WARNING",
         }
@@ -291,13 +291,14 @@ class RecBoleMethod(Method):
 
         if self.model is None:
             raise RuntimeError("score() before fit() or load()")
+        device = next(self.model.parameters()).device
+        index = self._index.to(device)
         out = []
         with torch.no_grad():
             for start in range(0, len(histories), self.settings.eval_batch_size):
                 chunk = histories[start : start + self.settings.eval_batch_size]
-                batch = self._interaction(chunk).to(next(self.model.parameters()).device)
-                rb_scores = self.model.full_sort_predict(batch).view(len(chunk), -1)
-                out.append(rb_scores[:, self._index.to(rb_scores.device)].cpu())
+                rb_scores = self.model.full_sort_predict(self._interaction(chunk).to(device)).view(len(chunk), -1)
+                out.append(rb_scores[:, index].cpu())
         scores = torch.cat(out)
         scores[:, 0] = float("-inf")
         return scores
