@@ -3,13 +3,14 @@ identical, and `bench run` takes a peft-like suite with MostPop in it."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+
+from tests.subprocess_env import with_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +34,7 @@ def test_two_gloo_processes_train_disjoint_shards_and_end_with_identical_weights
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
         str(ROOT / "tests" / "distributed_worker.py"), str(results), str(out),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = with_pythonpath(ROOT, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
@@ -110,7 +111,7 @@ def test_a_peft_suite_with_pop_runs_under_two_gloo_processes(ml100k, tmp_path):
         "-m", "bench.cli", "--results", str(results), "run", "--suite", str(suite), "--threads", "1", "--quiet",
     ]
     # the processes import the bench this test imported (the checkout, or the installed package under tox)
-    env = {**os.environ, "PYTHONPATH": str(Path(bench.__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env = with_pythonpath(Path(bench.__file__).resolve().parents[1], OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in (results / "runs").rglob("*.json")]
