@@ -238,6 +238,39 @@ def test_the_scale_section_sets_each_m_former_step_without_the_llm_beside_laser(
     assert "tower_K8_L32" in set(pd.read_csv(tmp_path / "scale.csv")["tower"])
 
 
+def as_backbones_run(record: dict, name: str, factor: float) -> dict:
+    """The record as the backbones suite's run `name` (its config, its own key), its validation ranks times `factor`."""
+    from bench.suites import expand, load_suite
+
+    out = valid_scaled(record, factor)
+    out.update(name=name, key=f"{record['key']}{name}", config=next(s.config for s in expand(load_suite("backbones")) if s.name == name))
+    return out
+
+
+def test_the_second_backbones_laser_is_a_scale_step_and_its_full_ft_is_not():
+    """The backbones suite's Laser (validation ranks halved) stands against the main suite's BERT4Rec
+    and, as a change of the profile, against the profile's Laser; its full FT, though better still,
+    never stands for the Laser side; the main suite's pool keeps neither."""
+    from bench.report.build import suite_records
+    from bench.report.claims import SCALE_STEPS
+    from bench.report.scale import scale_frame
+
+    laser, bert4rec, full_ft = committed("laser-"), committed("bert4rec-"), committed("full_ft-")
+    seed0 = [r for r in laser if r["seed"] == 0]
+    records = laser + bert4rec + [as_backbones_run(seed0[0], "laser_gemma", 0.5), as_backbones_run(full_ft[0], "full_ft_gemma", 0.1)]
+
+    def pool(name):
+        return suite_records(records, name) if name in ("main", "backbones") else []
+
+    assert {r["name"] for r in pool("backbones")} == {"laser_gemma", "full_ft_gemma"}
+    assert not {"laser_gemma", "full_ft_gemma"} & {r["name"] for r in pool("main")}
+    gemma = scale_frame(SCALE_STEPS, pool).set_index("step").loc[next(s.label for s in SCALE_STEPS if s.label.startswith("Gemma"))]
+    assert gemma["laser"] == "laser_gemma" and gemma["seeds"] == 1
+    assert gemma["vs_profile_percent"] > 20 and gemma["vs_profile_p"] < 0.05
+    b4r0 = next(r for r in bert4rec if r["seed"] == 0)["metrics"]["valid"]["ndcg@10"]
+    assert gemma["bert4rec_mean"] == pytest.approx(b4r0)
+
+
 def test_the_best_rival_stands_for_a_side_of_several_rows():
     laser, bert4rec, sasrec, pop = committed("laser-"), committed("bert4rec-"), committed("sasrec-"), committed("pop-")
     row = claims_frame([CLAIMS[0]], lambda pool: laser + bert4rec + sasrec + pop, load_paper_results()).iloc[0]

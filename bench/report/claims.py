@@ -15,11 +15,12 @@ from bench.report.records import FLOOR_FAMILY, LASER_FAMILY, TUNED_LLM_FAMILY
 
 MAIN = "main"  # the pool of the main suite's runs
 TOWERS = "towers"  # mformer_tower at the M-Former settings of the scale steps (a diagnostic, not a regime)
+BACKBONES = "backbones"  # Laser and full FT on a second LLM (a scale step, not a regime)
 # the regimes Laser is measured in: the main suite and the few-shot suites (which share the main
 # suite's names and seeds)
 REGIMES = (MAIN, "fewshot5", "fewshot20")
 # suites whose runs form a pool of their own; any other pool is an ablation component's runs
-SUITE_POOLS = (*REGIMES, TOWERS)
+SUITE_POOLS = (*REGIMES, TOWERS, BACKBONES)
 BASELINE_FAMILIES = ("ID-based", TUNED_LLM_FAMILY, FLOOR_FAMILY)  # the paper's rivals of Laser (never a control)
 
 
@@ -215,6 +216,7 @@ SCALE_STEPS: tuple[ScaleStep, ...] = (
     ScaleStep("M-Former from all-MiniLM-L6-v2 (6 x 384), top-3 pre-training", Side("mformer_init", "minilm"), BERT4REC, tower=tower_at(("mformer_init", "minilm"))),
     ScaleStep("10 titles of history", Side("history", settings=(("history", 10),)), BERT4REC),
     ScaleStep("all 30 LLM layers", Side("llm_layers", settings=(("llm_layers", None),)), BERT4REC),
+    ScaleStep("Gemma 3 270M (4-bit GGUF, dequantized) as the LLM", Side(BACKBONES, methods=("laser",)), BERT4REC),
     ScaleStep("trained on 20% of the users", laser_in("fewshot20"), Side("fewshot20", methods=("bert4rec",)), of_profile=False),
     ScaleStep("trained on 5% of the users", laser_in("fewshot5"), Side("fewshot5", methods=("bert4rec",)), of_profile=False),
 )

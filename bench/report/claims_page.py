@@ -47,7 +47,8 @@ def _scale_lines(scale, figure: list[Path], goal: str) -> list[str]:
     lines = ["## Scale: how far Laser stands from its encoder, step by step", ""]
     lines += [
         "Each step moves one setting of the cpu profile toward the released code's (or trains on fewer users); "
-        "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite fewshot5` a regime, "
+        "`bench ablate --component C` runs a step (experts, mformer_init, history, llm_layers), `bench run --suite backbones` a second LLM "
+        "(Gemma 3 270M, from 4-bit weights), `bench run --suite fewshot5` a regime, "
         "and `bench run --suite towers` each M-Former step without the LLM, in minutes: whether the step changes what M-Former draws from the encoder.",
         "",
     ]
