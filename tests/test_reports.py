@@ -516,12 +516,17 @@ def test_the_full_row_takes_every_seed_of_the_full_run_whichever_component_it_ra
 
 
 def test_a_published_table_is_printed_once_and_the_others_point_to_it():
+    """history (a step toward the released code, not a table of the paper's) sorts first and
+    borrows nothing: Table 4 is printed under m_former, its first component."""
     cpu = {"profile": "cpu"}
-    records = [make_record("laser", 0, config=cpu, tags={}, also_tags=[{"component": c, "variant": "full"} for c in ("m_former", "prefix")])]
+    records = [make_record("laser", 0, config=cpu, tags={}, also_tags=[{"component": c, "variant": "full"} for c in ("history", "m_former", "prefix")])]
+    records += [make_record("laser/history10", 0, p=0.1, config=cpu, tags={"component": "history", "variant": "history10"})]
     records += [make_record("laser/no_moe", 0, p=0.1, config=cpu, tags={"component": "m_former", "variant": "no_moe"})]
     records += [make_record("laser/suffix_only", 0, p=0.05, config=cpu, tags={"component": "prefix", "variant": "suffix_only"})]
     sections, _ = reports.ablation_sections(records, ["mrr"], rt.load_paper_results())
-    m_former, prefix = sections
+    history, m_former, prefix = sections
+    assert history.title == "Ablation: history" and len(history.views) == 1 and history.published is None
+    assert not any("Table 4" in note for note in history.views[0].notes)
     assert [v.caption.split(":")[0] for v in m_former.views] == ["Ablation of m_former (paper Table 4 layout), 1 seed", "Published (Amazon 2018)"]
     assert len(prefix.views) == 1 and prefix.published is None  # and no second copy of the CSV
     assert "The paper's Table 4 is printed once, under Ablation: m_former (Table 4)." in prefix.views[0].notes

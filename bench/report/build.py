@@ -112,7 +112,7 @@ def ablation_section(records, component: str, metrics: Sequence[str], paper, pri
     printed = {} if printed is None else printed
     chosen, borrowed = rt.ablation_records(records, component)
     rt.check_consistent(chosen, row="variant")
-    table = rt.PAPER_TABLE_OF_COMPONENT.get(component, 4)
+    table = rt.PAPER_TABLE_OF_COMPONENT.get(component)
     published = rt.published_frame(paper, table or 0, metrics)
     summary = rt.compare_with_paper(rt.ablation_frame(chosen, metrics), published)
     stem = f"ablation_{component}"
