@@ -34,6 +34,11 @@ def test_committed_reports_are_what_bench_report_writes(tmp_path):
         assert committed.exists(), f"{committed} is not committed"
         if path.suffix in TEXT:
             assert path.read_bytes() == committed.read_bytes(), f"{committed} differs from what `bench report` writes from results/runs"
+    # and nothing more in the folders it writes: a table the reports no longer make (a published
+    # table a component stopped borrowing) must not linger beside them
+    ours = {path.relative_to(tmp_path) for path in written}
+    left = [p for folder in {path.parent for path in ours} for p in sorted((ROOT / "reports" / folder).iterdir()) if p.is_file() and p.relative_to(ROOT / "reports") not in ours]
+    assert not left, f"committed but no longer written by `bench report`: {[str(p.relative_to(ROOT)) for p in left]}"
 
 
 @pytest.mark.parametrize("folder", sorted(p.parent.name for p in (ROOT / "reports").glob("*/tables.tex")))
