@@ -258,8 +258,9 @@ def cmd_report(args) -> int:
     from bench.runner import is_current, is_run_of
 
     # the runner, not the report, decides which records are current: only it builds methods
+    pruned: list[Path] = []
     written = build_reports(
-        _results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of, components=sorted(components())
+        _results(args), Path(args.out), suite=args.suite, metrics=args.metrics, ks=args.ks, is_current=is_current, runs_as=is_run_of, components=sorted(components()), pruned=pruned
     )
     if args.learning_curve:
         from bench.report.learning_curve import learning_curve
@@ -269,6 +270,9 @@ def cmd_report(args) -> int:
         for spec in args.learning_curve:
             written += learning_curve(Path(spec), current)
     print(written_summary(written, Path(args.out)))
+    if pruned:
+        print(f"Removed {len(pruned)} file{'s' if len(pruned) != 1 else ''} an earlier `bench report` wrote and this one does not:")
+        print("\n".join(f"  {p}" for p in pruned))
     return 0
 
 

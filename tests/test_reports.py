@@ -876,6 +876,60 @@ def test_without_suite_every_suite_with_records_and_the_ablations_are_reported(t
     assert folders == {"main", "id_all", "ablations", "claims"}  # id_all includes main's sasrec
 
 
+def test_a_rebuild_removes_what_the_last_build_wrote_and_this_one_does_not(tmp_path):
+    """A table a build stops writing (its records are gone) must not linger and read as current;
+    files the report never wrote stay, and one suite's build leaves the other folders alone."""
+    from bench.suites import expand, load_suite
+
+    sasrec = next(s for s in expand(load_suite("main")) if s.name == "sasrec")
+    results, out = tmp_path / "results", tmp_path / "out"
+    write(results, make_record("sasrec", config=sasrec.config))
+    ablated = write(results, make_record("laser/no_moe", tags={"component": "m_former", "variant": "no_moe"}, config={}))
+    reports.build_reports(results, out)
+    assert (out / "ablations" / "ablation_m_former.csv").exists()
+    (out / "ablations" / "my_notes.md").write_text("mine\n")
+    (out / "main" / "my_plot.png").write_bytes(b"mine")
+
+    record_path(results, ablated["dataset"], ablated["name"], ablated["key"]).unlink()
+    write(results, make_record("laser/no_prefix", tags={"component": "prefix", "variant": "no_prefix"}, config={}))
+    pruned: list[Path] = []
+    paths = reports.build_reports(results, out, pruned=pruned)
+    assert (out / "ablations" / "ablation_prefix.csv") in paths
+    assert not list((out / "ablations").glob("ablation_m_former*")), "the stale table lingers"
+    assert out / "ablations" / "ablation_m_former.csv" in pruned
+    assert (out / "ablations" / "my_notes.md").read_text() == "mine\n" and (out / "main" / "my_plot.png").exists()
+
+    # every ablation record gone: a whole build empties the ablations folder of its own files
+    for path in results.rglob("*.json"):
+        if path.name.startswith("laser"):
+            path.unlink()
+    reports.build_reports(results, out)
+    assert sorted(p.name for p in (out / "ablations").iterdir()) == ["my_notes.md"]
+
+    # one suite's build prunes only that suite's folder
+    claims = sorted((out / "claims").iterdir())
+    reports.build_reports(results, out, suite="main")
+    assert sorted((out / "claims").iterdir()) == claims
+
+
+def test_the_report_list_never_names_a_file_outside_its_folder(tmp_path):
+    """The list is read back from disk: a name with a path in it (edited by hand, or planted)
+    must not turn the pruning into a delete anywhere else."""
+    import json
+
+    from bench.report.manifest import MANIFEST, record_and_prune
+
+    folder, outside = tmp_path / "out" / "main", tmp_path / "precious.csv"
+    folder.mkdir(parents=True)
+    outside.write_text("keep\n")
+    (folder / "old.csv").write_text("old\n")
+    (folder / MANIFEST).write_text(json.dumps(["old.csv", "../../precious.csv", str(outside)]))
+    (folder / "new.csv").write_text("new\n")
+    lists, removed = record_and_prune(tmp_path / "out", [folder / "new.csv"], whole=True)
+    assert removed == [folder / "old.csv"] and outside.read_text() == "keep\n"
+    assert json.loads((folder / MANIFEST).read_text()) == ["new.csv"] and lists == [folder / MANIFEST]
+
+
 def test_no_records_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no run records"):
         reports.build_reports(tmp_path, tmp_path / "out")
@@ -903,6 +957,15 @@ def test_cli_report_ends_with_a_short_summary_of_what_it_wrote(tmp_path, capsys)
     assert code == 0 and printed[0] == f"Wrote {len(written)} files under {tmp_path / 'out'}/:"
     assert len(printed) == 2 and printed[1].startswith(f"  {tmp_path / 'out' / 'toy' / 'README.md'}: ")  # one line per folder, not a path per file
     assert "NDCG@20" in (tmp_path / "out" / "toy" / "README.md").read_text()
+
+    # a file the last build wrote and this one does not is removed, and the summary names it
+    listed = tmp_path / "out" / "toy" / ".bench-report"
+    listed.write_text(json.dumps([*json.loads(listed.read_text()), "ablation_gone.csv"]))
+    (tmp_path / "out" / "toy" / "ablation_gone.csv").write_text("old\n")
+    main(["--results", str(tmp_path / "results"), "report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--ks", "20"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == ["Removed 1 file an earlier `bench report` wrote and this one does not:", f"  {tmp_path / 'out' / 'toy' / 'ablation_gone.csv'}"]
+    assert not (tmp_path / "out" / "toy" / "ablation_gone.csv").exists()
 
 
 def test_importing_the_report_modules_loads_no_heavy_library():
@@ -946,7 +1009,7 @@ def test_a_suite_whose_records_are_all_stale_gets_a_readme_without_tables(tmp_pa
     suite = suite_file(tmp_path, seeds=(0,))
     write(tmp_path / "results", make_record("sasrec"))
     paths = reports.build_reports(tmp_path / "results", tmp_path / "out", suite=str(suite), is_current=lambda r: False)
-    assert [p.name for p in paths] == ["README.md"]
+    assert [p.name for p in paths] == ["README.md", ".bench-report"]  # the README and the list of what was written
     text = paths[0].read_text()
     assert "No current runs" in text and "1 record left out as stale" in text and "sasrec on ml-100k, seed 0" in text
 

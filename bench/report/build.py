@@ -309,6 +309,7 @@ def build_reports(
     is_current: Callable[[dict[str, Any]], bool] | None = None,
     runs_as: Callable[[dict[str, Any], dict], bool] | None = None,
     components: Sequence[str] = (),
+    pruned: list[Path] | None = None,
 ) -> list[Path]:
     """Tables and figures for one suite (or every suite with records, plus the ablations); never trains.
 
@@ -317,7 +318,9 @@ def build_reports(
     it is False are stale: left out of every table and listed in the README. None: all current.
     `runs_as`: see `suite_records` (the CLI passes `bench.runner.is_run_of`). `components`: the
     ablation components `bench ablate` offers (the CLI passes them: this module knows no method),
-    so that the ablations README lists those not run yet."""
+    so that the ablations README lists those not run yet. Files an earlier build wrote into the
+    folders it writes (all of `out`'s report folders without `suite`) and this one does not are
+    removed (`bench.report.manifest`) and appended to `pruned`."""
     from bench.report import memberships, resolve_metrics
     from bench.results import iter_records, runs_dir
     from bench.suites import suite_names
@@ -346,4 +349,9 @@ def build_reports(
             written += claims_report(current, out / "claims", Path(results), runs_as)
     if not written:
         raise UserError(f"none of the {len(records)} run records belongs to a suite or an ablation")
-    return written
+    from bench.report.manifest import record_and_prune
+
+    lists, removed = record_and_prune(out, written, whole=suite is None)
+    if pruned is not None:
+        pruned += removed
+    return written + lists
