@@ -71,6 +71,16 @@ def train_fraction(record: dict[str, Any]) -> float:
     return float((record.get("split_settings") or {}).get("train_fraction", 1.0))
 
 
+def wall_seconds(record: dict[str, Any]) -> float | None:
+    """A run's wall time: training and evaluation (`timings.total_s`) plus its attribution
+    probes, which the same `bench run` does after evaluating (`timings.probe_s`)."""
+    timings = record.get("timings") or {}
+    total = timings.get("total_s")
+    if not isinstance(total, (int, float)):
+        return None
+    return float(total) + float(timings.get("probe_s") or 0.0)
+
+
 def is_main_run(record: dict[str, Any]) -> bool:
     """A run of a suite's own configuration on all its training users: not an ablation variant,
     not on a few-shot split (its accuracy is not the full-data run's, and it shares names and

@@ -5,8 +5,8 @@ longest runs (Laser and full fine-tuning, about an hour each on one thread) star
 behind the ID baselines, and the two lanes of `--jobs 2` ended 47 minutes apart (issue 31).
 Longest first (the LPT rule) ends the lanes close together.
 
-A run's expected time is the median `timings.total_s` of the finished records in the results
-folder of the same method and profile, current or stale (an estimate only needs the size),
+A run's expected time is the median wall time (training, evaluation and probes) of the
+finished records in the results folder of the same method and profile, current or stale (an estimate only needs the size),
 preferring those of the same run name and dataset; without any, a default per method family.
 A run whose record is finished costs nothing: it is only read back.
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.results import wall_seconds
 from bench.suites import RunSpec
 
 # Minutes per run of a method family when no record says better: the `cpu` profile's runs on one
@@ -40,8 +41,8 @@ def _times(records: Iterable[dict[str, Any]]) -> dict[tuple, list[float]]:
     """(method, profile, name, dataset) -> total seconds of its finished runs."""
     out: dict[tuple, list[float]] = {}
     for r in records:
-        seconds = (r.get("timings") or {}).get("total_s")
-        if r.get("status") != "ok" or not isinstance(seconds, (int, float)):
+        seconds = wall_seconds(r)
+        if r.get("status") != "ok" or seconds is None:
             continue
         ident = (r.get("method"), _profile(r.get("config"), r.get("resolved_config")), r.get("name"), r.get("dataset"))
         out.setdefault(ident, []).append(float(seconds))

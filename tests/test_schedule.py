@@ -10,9 +10,10 @@ from tests.test_reliability import data_dir  # noqa: F401  (fixture)
 ID = {"epochs": 1, "max_seq_length": 10}
 
 
-def fake_record(results, spec: RunSpec, seconds: float, key: str, status: str = "ok", seed: int = 1) -> None:
+def fake_record(results, spec: RunSpec, seconds: float, key: str, status: str = "ok", seed: int = 1, probe_s: float | None = None) -> None:
+    timings = {"total_s": seconds} | ({"probe_s": probe_s} if probe_s is not None else {})
     record = {"key": key, "status": status, "name": spec.name, "method": spec.method, "dataset": spec.dataset, "seed": seed,
-              "config": spec.config, "resolved_config": dict(spec.config), "timings": {"total_s": seconds}}
+              "config": spec.config, "resolved_config": dict(spec.config), "timings": timings}
     write_record(record_path(results, spec.dataset, spec.name, key), record)
 
 
@@ -27,6 +28,16 @@ def test_an_estimate_comes_from_the_runs_own_records_then_its_methods_then_a_fam
     other = RunSpec("laser/no_mformer", "laser", "ml-100k", 0, {"profile": "cpu"})
     assert expected_minutes(other, times, "Laser", "cpu")[0] == 17.5  # the median over every cpu laser run: 1050 s
     assert expected_minutes(other, {}, "Laser", "cpu") == (DEFAULT_MINUTES["Laser"], "default for Laser")
+
+
+def test_a_runs_expected_time_counts_the_probes_it_runs_after_evaluating(tmp_path):
+    from bench.schedule import longest_first
+
+    results = tmp_path / "results"
+    probed, plain = RunSpec("sasrec", "sasrec", "ml-100k", 0, ID), RunSpec("caser", "caser", "ml-100k", 0, ID)
+    fake_record(results, probed, 600, "a", probe_s=900)  # 25 minutes in all
+    fake_record(results, plain, 1000, "b")
+    assert longest_first([plain, probed], results) == [1, 0]
 
 
 def test_the_order_given_to_joblib_is_longest_first_from_records(data_dir, tmp_path, monkeypatch):  # noqa: F811

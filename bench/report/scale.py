@@ -27,7 +27,9 @@ def _mean_or_nan(values: list) -> float:
 def _cost(records) -> dict[str, float]:
     """Mean examples seen in LLM training and mean wall minutes of a side's runs."""
     seen = [((r.get("training") or {}).get("curve") or [{}])[-1].get("examples_seen") for r in records]
-    seconds = [(r.get("timings") or {}).get("total_s") for r in records]
+    from bench.results import wall_seconds
+
+    seconds = [wall_seconds(r) for r in records]
     return {"examples_seen": _mean_or_nan(seen), "minutes": _mean_or_nan(seconds) / 60}
 
 
