@@ -6,8 +6,9 @@ behind the ID baselines, and the two lanes of `--jobs 2` ended 47 minutes apart 
 Longest first (the LPT rule) ends the lanes close together.
 
 A run's expected time is the median wall time (training, evaluation and probes) of the
-finished records in the results folder of the same method and profile, current or stale (an estimate only needs the size),
-preferring those of the same run name and dataset; without any, a default per method family.
+finished records in the results folder of the same method and profile, current or stale (an
+estimate only needs the size), preferring those of the same run name and dataset; without any,
+a default per method family.
 A run whose record is finished costs nothing: it is only read back.
 """
 
