@@ -915,8 +915,6 @@ def test_a_rebuild_removes_what_the_last_build_wrote_and_this_one_does_not(tmp_p
 def test_the_report_list_never_names_a_file_outside_its_folder(tmp_path):
     """The list is read back from disk: a name with a path in it (edited by hand, or planted)
     must not turn the pruning into a delete anywhere else."""
-    import json
-
     from bench.report.manifest import MANIFEST, record_and_prune
 
     folder, outside = tmp_path / "out" / "main", tmp_path / "precious.csv"
